@@ -1,0 +1,11 @@
+//! minebench's criterion benches: one group per topic, nonces per second as the throughput.
+//!
+//! `cargo bench` runs everything; `cargo bench --bench main -- --quick` is the short CI form;
+//! `cargo bench --bench main -- backends/sha2-midstate` runs one.
+
+use criterion::{criterion_group, criterion_main};
+
+mod backends;
+
+criterion_group!(benches, backends::bench);
+criterion_main!(benches);

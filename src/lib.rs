@@ -1,0 +1,6 @@
+//! minebench: a workbench for profiling and benchmarking the hot paths of cryptocurrency mining.
+//!
+//! Data flows one way: scenario → plan → run (measurements) → report → render / compare. Each
+//! stage has one owning module; see the README for the map.
+
+pub mod pow;

@@ -1,0 +1,427 @@
+//! The hashing core: Bitcoin's SHA-256d over an 80-byte header and the nonce search against a
+//! target, behind one [`Backend`] trait, with [`BackendKind`] as the single place that asks the
+//! CPU what it can do.
+//!
+//! Owns: the header, targets, the backends and the cross-check harness. Must not: spawn threads
+//! (that is `sched/`), read clocks (that is `run/`).
+//!
+//! A backend works on a *batch* — one header template, a nonce range, a target — so dynamic
+//! dispatch costs one virtual call per batch, never one per hash.
+
+pub mod header;
+pub mod reference;
+pub mod sha2_midstate;
+pub mod sha2_naive;
+pub mod target;
+#[cfg(test)]
+pub mod testing;
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+pub use header::{display_hash, Header, HeaderError};
+pub use target::{hash_leading_zero_bits, Target, TargetError};
+
+/// What to hash: a header template (its nonce field is ignored) and the target a hash must meet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Work {
+    pub header: Header,
+    pub target: Target,
+}
+
+impl Work {
+    pub fn new(header: Header, target: Target) -> Work {
+        Work { header, target }
+    }
+}
+
+/// A nonce whose header hash meets the target, with that hash (SHA-256 byte order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Hit {
+    pub nonce: u32,
+    pub hash: [u8; 32],
+}
+
+/// The nonces `start, start + step, …` (`count` of them). Never wraps past `u32::MAX`: the
+/// constructors refuse such a range, so every backend can assume it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NonceRange {
+    start: u32,
+    count: u64,
+    step: u32,
+}
+
+/// Why a nonce range was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RangeError {
+    #[error("nonce range {start}+{count} (step {step}) runs past u32::MAX")]
+    PastEnd { start: u32, count: u64, step: u32 },
+    #[error("nonce step must be at least 1")]
+    ZeroStep,
+}
+
+impl NonceRange {
+    /// The contiguous nonces `start .. start + count`; `count` may be up to 2^32.
+    pub fn new(start: u32, count: u64) -> Result<NonceRange, RangeError> {
+        NonceRange::strided(start, count, 1)
+    }
+
+    /// Every `step`-th nonce from `start`, `count` of them.
+    pub fn strided(start: u32, count: u64, step: u32) -> Result<NonceRange, RangeError> {
+        if step == 0 {
+            return Err(RangeError::ZeroStep);
+        }
+        if count > 0 {
+            let last = u64::from(start) + (count - 1) * u64::from(step);
+            if last > u64::from(u32::MAX) {
+                return Err(RangeError::PastEnd { start, count, step });
+            }
+        }
+        Ok(NonceRange { start, count, step })
+    }
+
+    /// The whole 32-bit nonce space.
+    pub fn full() -> NonceRange {
+        NonceRange {
+            start: 0,
+            count: 1 << 32,
+            step: 1,
+        }
+    }
+
+    pub fn start(&self) -> u32 {
+        self.start
+    }
+
+    pub fn step(&self) -> u32 {
+        self.step
+    }
+
+    /// How many nonces (hashes) the range holds.
+    pub fn len(&self) -> u64 {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Whether `nonce` is one of this range's nonces.
+    pub fn contains(&self, nonce: u32) -> bool {
+        let Some(offset) = nonce.checked_sub(self.start) else {
+            return false;
+        };
+        offset % self.step == 0 && u64::from(offset / self.step) < self.count
+    }
+
+    /// The `i`-th nonce (`i < len()`).
+    pub fn nth(&self, i: u64) -> u32 {
+        debug_assert!(i < self.count);
+        (u64::from(self.start) + i * u64::from(self.step)) as u32
+    }
+
+    /// The first `n` nonces as a range, and the rest.
+    pub fn split_at(&self, n: u64) -> (NonceRange, NonceRange) {
+        let n = n.min(self.count);
+        let head = NonceRange { count: n, ..*self };
+        let rest_start = if n < self.count {
+            self.nth(n)
+        } else {
+            self.start
+        };
+        let tail = NonceRange {
+            start: rest_start,
+            count: self.count - n,
+            step: self.step,
+        };
+        (head, tail)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = u32> {
+        let r = *self;
+        (0..r.count).map(move |i| r.nth(i))
+    }
+}
+
+/// A hashing backend. Implementations must append to `hits` exactly the nonces of `range` whose
+/// SHA-256d meets `work.target` (in any order), with their hashes, and return how many hashes they
+/// did (`range.len()`: a backend that rejects early still counts the nonce as hashed).
+pub trait Backend: Send + Sync {
+    fn kind(&self) -> BackendKind;
+    fn scan(&self, work: &Work, range: NonceRange, hits: &mut Vec<Hit>) -> u64;
+}
+
+/// The backends minebench knows, in the order `backends` lists them: fastest expected first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BackendKind {
+    Sha2Midstate,
+    Sha2,
+    Reference,
+}
+
+/// Whether a backend can run here, and if not, why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", content = "reason", rename_all = "snake_case")]
+pub enum Availability {
+    Available,
+    Unavailable(String),
+}
+
+/// Errors at the backend boundary.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum BackendError {
+    #[error("unknown backend {name:?}; known backends: auto, {known}")]
+    Unknown { name: String, known: String },
+    #[error("backend {name} is not available on this machine: {reason}")]
+    Unavailable { name: &'static str, reason: String },
+    #[error("backend {backend} reported nonce {nonce} but {problem} (reference re-check failed)")]
+    BadHit {
+        backend: &'static str,
+        nonce: u32,
+        problem: String,
+    },
+}
+
+/// The environment variable that hides backends (comma-separated names), so tests and users can
+/// force every fallback path on a machine that has the fast ones.
+pub const DISABLE_ENV: &str = "MINEBENCH_DISABLE";
+
+impl BackendKind {
+    /// Every backend, fastest expected first.
+    pub const ALL: &'static [BackendKind] = &[
+        BackendKind::Sha2Midstate,
+        BackendKind::Sha2,
+        BackendKind::Reference,
+    ];
+
+    /// The name used on the command line, in scenarios and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendKind::Reference => "reference",
+            BackendKind::Sha2 => "sha2",
+            BackendKind::Sha2Midstate => "sha2-midstate",
+        }
+    }
+
+    /// Looks a backend up by name; `auto` is the fastest available one ([`BackendKind::detect`]).
+    pub fn from_name(name: &str) -> Result<BackendKind, BackendError> {
+        if name == "auto" {
+            return Ok(BackendKind::detect());
+        }
+        BackendKind::ALL
+            .iter()
+            .copied()
+            .find(|k| k.name() == name)
+            .ok_or_else(|| BackendError::Unknown {
+                name: name.to_string(),
+                known: known_names(),
+            })
+    }
+
+    /// Whether this CPU (and `MINEBENCH_DISABLE`) lets this backend run.
+    pub fn availability(self) -> Availability {
+        if self != BackendKind::Reference && disabled_by_env(self.name()) {
+            return Availability::Unavailable(format!("disabled by {DISABLE_ENV}"));
+        }
+        match self {
+            BackendKind::Reference | BackendKind::Sha2 | BackendKind::Sha2Midstate => {
+                Availability::Available
+            }
+        }
+    }
+
+    pub fn is_available(self) -> bool {
+        self.availability() == Availability::Available
+    }
+
+    /// The fastest backend usable here. `reference` is always usable, so this always answers.
+    pub fn detect() -> BackendKind {
+        BackendKind::ALL
+            .iter()
+            .copied()
+            .find(|k| k.is_available())
+            .unwrap_or(BackendKind::Reference)
+    }
+
+    /// The backends usable here, fastest expected first.
+    pub fn available() -> Vec<BackendKind> {
+        BackendKind::ALL
+            .iter()
+            .copied()
+            .filter(|k| k.is_available())
+            .collect()
+    }
+
+    /// A ready backend, or why it cannot run here. The only constructor callers outside `pow/`
+    /// use: it is what makes "asking for a missing CPU feature" an error instead of a crash.
+    pub fn instantiate(self) -> Result<Box<dyn Backend>, BackendError> {
+        if let Availability::Unavailable(reason) = self.availability() {
+            return Err(BackendError::Unavailable {
+                name: self.name(),
+                reason,
+            });
+        }
+        Ok(match self {
+            BackendKind::Reference => Box::new(reference::Reference),
+            BackendKind::Sha2 => Box::new(sha2_naive::Sha2Naive),
+            BackendKind::Sha2Midstate => Box::new(sha2_midstate::Sha2Midstate),
+        })
+    }
+}
+
+impl fmt::Display for BackendKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+fn known_names() -> String {
+    BackendKind::ALL
+        .iter()
+        .map(|k| k.name())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn disabled_by_env(name: &str) -> bool {
+    std::env::var(DISABLE_ENV)
+        .map(|v| v.split(',').any(|d| d.trim() == name))
+        .unwrap_or(false)
+}
+
+/// The CPU features minebench cares about, as `(name, present)`; empty off x86_64.
+pub fn cpu_features() -> Vec<(&'static str, bool)> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        vec![
+            ("sha", std::arch::is_x86_feature_detected!("sha")),
+            ("sse4.1", std::arch::is_x86_feature_detected!("sse4.1")),
+            ("avx2", std::arch::is_x86_feature_detected!("avx2")),
+            ("avx512f", std::arch::is_x86_feature_detected!("avx512f")),
+            ("avx512bw", std::arch::is_x86_feature_detected!("avx512bw")),
+            ("avx512vl", std::arch::is_x86_feature_detected!("avx512vl")),
+        ]
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        Vec::new()
+    }
+}
+
+/// What a verified scan found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScanOutcome {
+    /// Hits sorted by nonce.
+    pub hits: Vec<Hit>,
+    pub hashes: u64,
+}
+
+/// Runs `backend` over `range` and re-checks every hit it reports with the reference SHA-256:
+/// the nonce must be in the range, the hash must be the reference hash, and it must meet the
+/// target. A backend that fails this is broken, and the run stops with [`BackendError::BadHit`].
+pub fn scan_verified(
+    backend: &dyn Backend,
+    work: &Work,
+    range: NonceRange,
+) -> Result<ScanOutcome, BackendError> {
+    let mut hits = Vec::new();
+    let hashes = backend.scan(work, range, &mut hits);
+    verify_hits(backend.kind(), work, range, &hits)?;
+    hits.sort_unstable();
+    Ok(ScanOutcome { hits, hashes })
+}
+
+/// The reference re-check of reported hits (see [`scan_verified`]); schedulers call it per batch.
+pub fn verify_hits(
+    kind: BackendKind,
+    work: &Work,
+    range: NonceRange,
+    hits: &[Hit],
+) -> Result<(), BackendError> {
+    let bad = |nonce, problem: &str| BackendError::BadHit {
+        backend: kind.name(),
+        nonce,
+        problem: problem.to_string(),
+    };
+    for hit in hits {
+        if !range.contains(hit.nonce) {
+            return Err(bad(hit.nonce, "it is outside the scanned range"));
+        }
+        let header = work.header.with_nonce(hit.nonce);
+        let (hash, meets) = reference::verify(header.as_bytes(), &work.target);
+        if hash != hit.hash {
+            return Err(bad(hit.nonce, "its hash differs from the reference hash"));
+        }
+        if !meets {
+            return Err(bad(hit.nonce, "its hash does not meet the target"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_refuse_to_wrap() {
+        assert!(NonceRange::new(u32::MAX, 1).is_ok());
+        assert!(NonceRange::new(u32::MAX, 2).is_err());
+        assert!(NonceRange::new(0, 1 << 32).is_ok());
+        assert!(NonceRange::new(1, 1 << 32).is_err());
+        assert!(NonceRange::strided(0, 3, 0).is_err());
+        assert!(NonceRange::strided(1, 3, u32::MAX / 2).is_ok());
+        assert!(NonceRange::strided(1, 4, u32::MAX / 2).is_err());
+        let r = NonceRange::strided(5, 4, 3).unwrap();
+        assert_eq!(r.iter().collect::<Vec<_>>(), vec![5, 8, 11, 14]);
+        assert!(r.contains(11) && !r.contains(12) && !r.contains(17) && !r.contains(2));
+        let (a, b) = r.split_at(1);
+        assert_eq!(a.iter().collect::<Vec<_>>(), vec![5]);
+        assert_eq!(b.iter().collect::<Vec<_>>(), vec![8, 11, 14]);
+        let (a, b) = r.split_at(10);
+        assert_eq!(a.len(), 4);
+        assert!(b.is_empty());
+    }
+
+    #[test]
+    fn names_round_trip_and_unknown_lists_known() {
+        for &k in BackendKind::ALL {
+            assert_eq!(BackendKind::from_name(k.name()), Ok(k));
+            let json = serde_json::to_string(&k).unwrap();
+            assert_eq!(json, format!("\"{}\"", k.name()));
+        }
+        let err = BackendKind::from_name("gpu").unwrap_err().to_string();
+        assert!(
+            err.contains("gpu") && err.contains("sha2-midstate"),
+            "{err}"
+        );
+        assert!(BackendKind::from_name("auto").unwrap().is_available());
+    }
+
+    /// A backend that lies about one hit, to prove the reference re-check catches it.
+    struct Liar;
+    impl Backend for Liar {
+        fn kind(&self) -> BackendKind {
+            BackendKind::Sha2
+        }
+        fn scan(&self, _work: &Work, range: NonceRange, hits: &mut Vec<Hit>) -> u64 {
+            hits.push(Hit {
+                nonce: range.start(),
+                hash: [0; 32],
+            });
+            range.len()
+        }
+    }
+
+    #[test]
+    fn verification_rejects_a_false_hit() {
+        let work = Work::new(Header::synthetic(1), Target::from_zero_bits(0).unwrap());
+        let err = scan_verified(&Liar, &work, NonceRange::new(3, 2).unwrap()).unwrap_err();
+        assert!(
+            matches!(err, BackendError::BadHit { nonce: 3, .. }),
+            "{err}"
+        );
+    }
+}
