@@ -4,3 +4,9 @@
 //! stage has one owning module; see the README for the map.
 
 pub mod pow;
+pub mod probe;
+pub mod render;
+pub mod report;
+pub mod run;
+pub mod scenario;
+pub mod sched;

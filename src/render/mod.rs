@@ -1,0 +1,2 @@
+//! Rendering from `&Report` only: console table, plots, flamegraphs, HTML, Markdown. Must not:
+//! compute statistics.

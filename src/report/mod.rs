@@ -1,0 +1,1 @@
+//! The versioned report schema, statistics and compare verdicts. Must not: read clocks.
