@@ -3,6 +3,7 @@
 //! Data flows one way: scenario → plan → run (measurements) → report → render / compare. Each
 //! stage has one owning module; see the README for the map.
 
+pub mod error;
 pub mod pow;
 pub mod probe;
 pub mod render;

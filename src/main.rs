@@ -1,1 +1,30 @@
-fn main() {}
+//! The `minebench` binary: parse the command line, run one command, map the outcome to an exit
+//! code (0 ok, 1 failed run or detected regression, 2 usage or input error).
+
+mod cli;
+mod cmd;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // clap prints help/version to stdout (exit 0) and usage errors to stderr (exit 2).
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    match cmd::dispatch(cli.command) {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            let code = minebench::error::exit_code(&err);
+            if code != 0 {
+                eprintln!("error: {err:#}");
+            }
+            ExitCode::from(code)
+        }
+    }
+}

@@ -1,0 +1,59 @@
+//! Command-line types (clap derive) only. Nothing outside this file and `cmd/` sees clap.
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "minebench",
+    version,
+    about = "Profile and benchmark the hot paths of SHA-256d mining"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List hashing backends: available here or not, and why; CPU features seen.
+    Backends {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Hash one 80-byte header: block hash, leading zero bits, whether it meets its own nBits.
+    Hash {
+        /// The header as 160 hex digits.
+        header: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Search a nonce range of a header for hashes meeting a target.
+    Scan(ScanArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// The header template as 160 hex digits (its nonce field is ignored).
+    #[arg(long)]
+    pub header: String,
+    /// First nonce.
+    #[arg(long, default_value_t = 0)]
+    pub start: u32,
+    /// How many nonces (1 ..= 2^32; start + count must not run past u32::MAX).
+    #[arg(long)]
+    pub count: u64,
+    /// Backend name, or `auto` for the fastest available here.
+    #[arg(long, default_value = "auto")]
+    pub backend: String,
+    /// Target as compact nBits (8 hex digits). Default: the header's own nBits.
+    #[arg(long, group = "target")]
+    pub nbits: Option<String>,
+    /// Target: hashes with at least this many leading zero bits (0..=255).
+    #[arg(long, group = "target")]
+    pub zero_bits: Option<u32>,
+    /// Target: pool share difficulty (1.0 = 0x00000000ffff·2^208).
+    #[arg(long, group = "target", allow_negative_numbers = true)]
+    pub share_difficulty: Option<f64>,
+    #[arg(long)]
+    pub json: bool,
+}
