@@ -1,5 +1,7 @@
 //! Command-line types (clap derive) only. Nothing outside this file and `cmd/` sees clap.
 
+use std::path::PathBuf;
+
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
@@ -29,6 +31,36 @@ pub enum Command {
     },
     /// Search a nonce range of a header for hashes meeting a target.
     Scan(ScanArgs),
+    /// Run scenarios (default: the built-in quick scenario) and write a report for each.
+    Run(RunArgs),
+    /// Print the cases a scenario expands to, without hashing anything.
+    Plan(PlanArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Scenario files (TOML). None: the built-in quick scenario (scenarios/quick.toml).
+    pub scenarios: Vec<PathBuf>,
+    /// Reports root: each run writes <OUT>/<scenario>-<UTC timestamp>/.
+    #[arg(long, default_value = "reports")]
+    pub out: PathBuf,
+    /// No profiler and no overhead measurement: the cleanest numbers.
+    #[arg(long)]
+    pub no_profile: bool,
+    /// Print the plan (as `minebench plan` does) and exit without hashing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// With --dry-run: the plan as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Scenario file (TOML). None: the built-in quick scenario.
+    pub file: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

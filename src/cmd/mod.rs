@@ -3,6 +3,8 @@
 
 pub mod backends;
 pub mod hash;
+pub mod render;
+pub mod run;
 pub mod scan;
 
 use std::io::{self, Write};
@@ -18,6 +20,8 @@ pub fn dispatch(command: Command) -> Result<u8> {
         Command::Backends { json } => backends::run(json),
         Command::Hash { header, json } => hash::run(&header, json),
         Command::Scan(args) => scan::run(&args),
+        Command::Run(args) => run::run(&args),
+        Command::Plan(args) => run::plan(&args),
     }
 }
 

@@ -1,1 +1,7 @@
 //! The versioned report schema, statistics and compare verdicts. Must not: read clocks.
+
+pub mod build;
+pub mod schema;
+pub mod stats;
+
+pub use schema::*;

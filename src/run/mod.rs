@@ -1,2 +1,408 @@
-//! Executes a plan: warm-up, samples, Ctrl-C, probes wired around each case. Owns the clocks.
-//! Must not: format output.
+//! Executes a plan: for each case a scheduler session, warm-up, timed samples, job switches, and
+//! the probes wired around the measured phase. Owns the clocks and Ctrl-C. Must not: format
+//! output (it hands a `Report` to `render`).
+//!
+//! The report is rewritten (atomically) after every case, as hyperfine exports after every
+//! benchmark: an interrupted or failed run still leaves the cases it finished.
+
+pub mod clock;
+pub mod output;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::pow::{Backend, BackendError, Work};
+use crate::probe::ceiling::{self, Ceiling};
+use crate::probe::latency;
+use crate::probe::machine::Fingerprint;
+use crate::probe::profiler::Profiler;
+use crate::probe::threads::ThreadSample;
+use crate::probe::ProbeError;
+use crate::report::build::{case_report, fill_scaling, CaseMeasurement, ReportError};
+use crate::report::{
+    ProfileArtefacts, ProfilerOverhead, ProfilingInfo, Report, Sample, SkippedCase, SCHEMA_VERSION,
+};
+use crate::scenario::plan::{Case, Plan, SampleSpec};
+use crate::sched::{self, FoundHit, SchedConfig, SchedError, Session};
+
+/// How long the ceiling calibration runs before the cases.
+const CEILING_CALIBRATION: Duration = Duration::from_millis(300);
+/// Interleaved off/on rounds for the profiler-overhead measurement.
+const OVERHEAD_ROUNDS: u32 = 3;
+/// How often the controller wakes to switch jobs, drain hits and check progress. Short against
+/// any sample, long against the cost of the check.
+const POLL: Duration = Duration::from_millis(1);
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Reports root; the run writes `<out_root>/<scenario>-<UTC stamp>/`.
+    pub out_root: PathBuf,
+    /// False with `--no-profile`: no pprof, no overhead measurement.
+    pub profile: bool,
+    /// Calibrate the single-core ceiling first (300 ms).
+    pub calibrate: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("cannot create the report directory {path}: {source}")]
+    CreateDir { path: PathBuf, source: std::io::Error },
+    #[error("cannot write {path}: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
+    #[error("case {case}: {source}")]
+    Sched { case: String, source: SchedError },
+    #[error("case {case}: {source}")]
+    Backend { case: String, source: BackendError },
+    #[error("case {case}: profiler: {source}")]
+    Profile { case: String, source: ProbeError },
+    #[error(transparent)]
+    Report(#[from] ReportError),
+    #[error("cannot serialise the report: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// What a finished (or interrupted) run produced.
+#[derive(Debug)]
+pub struct RunOutcome {
+    pub report: Report,
+    pub dir: PathBuf,
+    pub report_path: PathBuf,
+}
+
+/// Installs the Ctrl-C handler once: the first Ctrl-C asks the run to stop after the current
+/// sample (the report of finished cases is still written); a second one exits at once.
+pub fn interrupt_flag() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let handler_flag = flag.clone();
+    let installed = ctrlc::set_handler(move || {
+        if handler_flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("\ninterrupted: finishing the current sample, then writing the report");
+    });
+    if let Err(e) = installed {
+        eprintln!("warning: Ctrl-C handler not installed ({e}); Ctrl-C will kill the run");
+    }
+    flag
+}
+
+/// Creates the run's directory (and the reports root). Called before any hashing so an
+/// unwritable `--out` fails fast with nothing measured.
+pub fn create_run_dir(out_root: &Path, plan: &Plan, started: SystemTime) -> Result<PathBuf, RunError> {
+    let base = format!("{}-{}", plan.name, clock::compact(started));
+    let mut dir = out_root.join(&base);
+    // Two runs of one scenario in the same second get distinct directories.
+    let mut n = 1;
+    while dir.exists() {
+        n += 1;
+        dir = out_root.join(format!("{base}-{n}"));
+    }
+    std::fs::create_dir_all(&dir).map_err(|source| RunError::CreateDir { path: dir.clone(), source })?;
+    Ok(dir)
+}
+
+/// Runs every case of `plan`, writing `dir/report.json` after each.
+pub fn execute(
+    plan: &Plan,
+    opts: &RunOptions,
+    dir: &Path,
+    started: SystemTime,
+    stop: &AtomicBool,
+) -> Result<RunOutcome, RunError> {
+    let t_start = Instant::now();
+    let report_path = dir.join("report.json");
+    let profiling = opts.profile && plan.profile.flamegraph;
+    let ceiling: Option<Ceiling> = opts.calibrate.then(|| ceiling::calibrate(CEILING_CALIBRATION));
+    let mut report = Report {
+        schema: SCHEMA_VERSION.to_string(),
+        minebench_version: env!("CARGO_PKG_VERSION").to_string(),
+        scenario: plan.clone(),
+        machine: Fingerprint::capture(),
+        ceiling,
+        started_at: clock::rfc3339(started),
+        finished_at: clock::rfc3339(started),
+        wall_ns: 0,
+        interrupted: false,
+        profiling: ProfilingInfo {
+            enabled: profiling,
+            frequency_hz: plan.profile.frequency_hz,
+            overhead: None,
+        },
+        cases: Vec::new(),
+        skipped: plan
+            .cases
+            .iter()
+            .filter_map(|c| c.skip.as_ref().map(|r| SkippedCase { id: c.id.clone(), reason: r.clone() }))
+            .collect(),
+    };
+    for s in &report.skipped {
+        eprintln!("skipped {}: {}", s.id, s.reason);
+    }
+    output::write_report(&report_path, &report)?;
+
+    let runnable: Vec<&Case> = plan.cases.iter().filter(|c| c.skip.is_none()).collect();
+    let bar = ProgressBar::new(runnable.len() as u64 * u64::from(plan.measure.samples));
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} samples  {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut measure_overhead = profiling;
+    for case in runnable {
+        if stop.load(Ordering::SeqCst) {
+            report.interrupted = true;
+            break;
+        }
+        bar.set_message(case.id.clone());
+        let ctx = CaseContext { plan, dir, profiling, measure_overhead, stop, bar: &bar };
+        let Some((m, overhead)) = run_case(case, &ctx)? else {
+            report.interrupted = true;
+            break;
+        };
+        if overhead.is_some() {
+            report.profiling.overhead = overhead;
+            measure_overhead = false;
+        }
+        let cr = case_report(m, report.ceiling.as_ref())?;
+        bar.suspend(|| {
+            eprintln!(
+                "{:<40} {:>9.2} MH/s  (CI {:.2}..{:.2}, cv {:.1} %)",
+                cr.id,
+                cr.hash_rate.median / 1e6,
+                cr.hash_rate.ci95_low / 1e6,
+                cr.hash_rate.ci95_high / 1e6,
+                cr.hash_rate.cv * 100.0
+            )
+        });
+        report.cases.push(cr);
+        fill_scaling(&mut report.cases);
+        report.finished_at = clock::rfc3339(SystemTime::now());
+        report.wall_ns = t_start.elapsed().as_nanos() as u64;
+        output::write_report(&report_path, &report)?;
+    }
+    bar.finish_and_clear();
+    if stop.load(Ordering::SeqCst) {
+        report.interrupted = true;
+    }
+    report.finished_at = clock::rfc3339(SystemTime::now());
+    report.wall_ns = t_start.elapsed().as_nanos() as u64;
+    output::write_report(&report_path, &report)?;
+    Ok(RunOutcome { report, dir: dir.to_path_buf(), report_path })
+}
+
+struct CaseContext<'a> {
+    plan: &'a Plan,
+    dir: &'a Path,
+    profiling: bool,
+    measure_overhead: bool,
+    stop: &'a AtomicBool,
+    bar: &'a ProgressBar,
+}
+
+/// Broadcasts a new job every `interval` while a session runs.
+struct JobClock {
+    interval: Option<Duration>,
+    next_at: Instant,
+    next_id: u64,
+    work: Work,
+}
+
+impl JobClock {
+    fn tick(&mut self, session: &Session, now: Instant) {
+        let Some(interval) = self.interval else { return };
+        while now >= self.next_at {
+            let header = self.work.header.next_job(self.next_id);
+            session.switch_job(Work::new(header, self.work.target));
+            self.next_id += 1;
+            self.next_at += interval;
+        }
+    }
+}
+
+enum Until {
+    Deadline(Instant),
+    Hashes(u64),
+}
+
+/// Keeps the session company until `until`: switches jobs on time and collects hits. Returns
+/// false if a worker failed (the caller then calls `finish` to get the error).
+fn wait(session: &Session, until: Until, jobs: &mut JobClock, hits: &mut Vec<FoundHit>, stop: Option<&AtomicBool>) -> bool {
+    loop {
+        if session.failed() {
+            return false;
+        }
+        let now = Instant::now();
+        jobs.tick(session, now);
+        hits.extend(session.drain_hits());
+        let done = match until {
+            Until::Deadline(d) => now >= d,
+            Until::Hashes(n) => session.hashes() >= n,
+        };
+        if done || stop.is_some_and(|s| s.load(Ordering::SeqCst)) {
+            return true;
+        }
+        let nap = match until {
+            Until::Deadline(d) => d.saturating_duration_since(now).min(POLL),
+            Until::Hashes(_) => POLL,
+        };
+        std::thread::sleep(nap);
+    }
+}
+
+/// One sample window: `(hashes, elapsed, start, end)`.
+fn sample(session: &Session, spec: &SampleSpec, jobs: &mut JobClock, hits: &mut Vec<FoundHit>) -> Option<(Sample, Instant, Instant)> {
+    let h0 = session.hashes();
+    let t0 = Instant::now();
+    let until = match *spec {
+        SampleSpec::DurationNs(ns) => Until::Deadline(t0 + Duration::from_nanos(ns)),
+        SampleSpec::Nonces(n) => Until::Hashes(h0 + n),
+    };
+    if !wait(session, until, jobs, hits, None) {
+        return None;
+    }
+    let h1 = session.hashes();
+    let t1 = Instant::now();
+    let s = Sample { hashes: h1 - h0, elapsed_ns: (t1 - t0).as_nanos().max(1) as u64 };
+    Some((s, t0, t1))
+}
+
+type CaseResult = Option<(CaseMeasurement, Option<ProfilerOverhead>)>;
+
+fn run_case(case: &Case, ctx: &CaseContext<'_>) -> Result<CaseResult, RunError> {
+    let plan = ctx.plan;
+    let id = case.id.clone();
+    let backend: Arc<dyn Backend> = Arc::from(
+        case.backend.instantiate().map_err(|source| RunError::Backend { case: id.clone(), source })?,
+    );
+    let work = Work::new(plan.work.header.header(), case.difficulty.target());
+    let cfg = SchedConfig {
+        threads: case.threads,
+        batch: plan.measure.batch,
+        pin_threads: plan.measure.pin_threads,
+    };
+    let sched_err = |source| RunError::Sched { case: id.clone(), source };
+    let session = sched::start(case.scheduler, backend, work, &cfg).map_err(sched_err)?;
+    let mut jobs = JobClock {
+        interval: plan.measure.job_interval_ns.map(Duration::from_nanos),
+        next_at: Instant::now() + Duration::from_nanos(plan.measure.job_interval_ns.unwrap_or(0)),
+        next_id: 1,
+        work,
+    };
+    let mut hits = Vec::new();
+
+    // Warm-up: caches, clocks and the scheduler settle; nothing is recorded.
+    let warm = Until::Deadline(Instant::now() + Duration::from_nanos(plan.measure.warmup_ns));
+    let mut ok = wait(&session, warm, &mut jobs, &mut hits, Some(ctx.stop));
+    hits.clear();
+
+    let tids = session.worker_tids();
+    let before: Vec<Result<ThreadSample, String>> =
+        tids.iter().map(|&t| ThreadSample::capture(t).map_err(|e| e.to_string())).collect();
+    let profile_err = |source| RunError::Profile { case: id.clone(), source };
+    let profiler = if ctx.profiling && ok {
+        Some(Profiler::start(plan.profile.frequency_hz).map_err(profile_err)?)
+    } else {
+        None
+    };
+    let profile_h0 = session.hashes();
+
+    let mut samples = Vec::new();
+    let mut windows = Vec::new();
+    for _ in 0..plan.measure.samples {
+        if !ok || ctx.stop.load(Ordering::SeqCst) {
+            break;
+        }
+        match sample(&session, &plan.measure.sample, &mut jobs, &mut hits) {
+            Some((s, t0, t1)) => {
+                samples.push(s);
+                windows.push((t0, t1));
+                ctx.bar.inc(1);
+            }
+            None => ok = false,
+        }
+    }
+    let profile = match profiler {
+        Some(p) => Some((p.finish().map_err(profile_err)?, session.hashes() - profile_h0)),
+        None => None,
+    };
+
+    // Profiler overhead: interleave off/on windows in this same session so drift cancels.
+    let mut overhead = None;
+    if ok && ctx.measure_overhead && samples.len() == plan.measure.samples as usize {
+        let mut off = Vec::new();
+        let mut on = Vec::new();
+        let mut scratch = Vec::new();
+        for _ in 0..OVERHEAD_ROUNDS {
+            if let Some((s, _, _)) = sample(&session, &plan.measure.sample, &mut jobs, &mut scratch) {
+                off.push(s.hashes_per_sec());
+            }
+            let p = Profiler::start(plan.profile.frequency_hz).map_err(profile_err)?;
+            if let Some((s, _, _)) = sample(&session, &plan.measure.sample, &mut jobs, &mut scratch) {
+                on.push(s.hashes_per_sec());
+            }
+            p.finish().map_err(profile_err)?;
+        }
+        if let (Some(without), Some(with)) =
+            (crate::report::stats::median(&off), crate::report::stats::median(&on))
+        {
+            overhead = Some(ProfilerOverhead {
+                case_id: id.clone(),
+                rounds: OVERHEAD_ROUNDS,
+                with_profiler_hashes_per_sec: with,
+                without_profiler_hashes_per_sec: without,
+                overhead_pct: 100.0 * (1.0 - with / without.max(f64::MIN_POSITIVE)),
+            });
+        }
+    }
+
+    let after: Vec<Result<ThreadSample, String>> =
+        tids.iter().map(|&t| ThreadSample::capture(t).map_err(|e| e.to_string())).collect();
+    hits.extend(session.drain_hits());
+    let outcome = session.finish().map_err(sched_err)?;
+    if samples.len() < plan.measure.samples as usize {
+        return Ok(None); // interrupted inside this case: only finished cases are reported
+    }
+
+    let threads = before
+        .iter()
+        .zip(&after)
+        .map(|(b, a)| match (b, a) {
+            (Ok(b), Ok(a)) => Ok(b.delta(a)),
+            (Err(e), _) | (_, Err(e)) => Err(e.clone()),
+        })
+        .collect();
+
+    // Shares: hits found inside the sample windows; intervals between consecutive ones.
+    let in_window = |at: Instant| windows.iter().any(|&(t0, t1)| at >= t0 && at <= t1);
+    let mut share_times: Vec<Instant> = hits.iter().map(|h| h.at).filter(|&at| in_window(at)).collect();
+    share_times.sort();
+    let share_intervals = (share_times.len() > 1).then(|| {
+        let mut h = latency::new_histogram();
+        for pair in share_times.windows(2) {
+            let ns = (pair[1] - pair[0]).as_nanos() as u64;
+            let _ = h.record(ns.clamp(1, h.high()));
+        }
+        h
+    });
+
+    let artefacts = match profile {
+        Some((cpu, hashes)) => Some(output::write_profile(ctx.dir, &id, &cpu, hashes)?),
+        None => None,
+    };
+    let m = CaseMeasurement {
+        case: case.clone(),
+        samples,
+        shares_found: share_times.len() as u64,
+        share_intervals,
+        workers: outcome.workers,
+        threads,
+        job_switches: outcome.job_switches,
+        stale_hashes: outcome.stale_hashes,
+        profile: artefacts,
+    };
+    Ok(Some((m, overhead)))
+}
+

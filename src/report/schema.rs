@@ -1,0 +1,188 @@
+//! The report file, `report.json`: what a run measured, with statistics, in a versioned schema.
+//!
+//! Everything `render` draws and `compare` decides comes from these types alone, so a report
+//! must carry the raw samples and the serialized histograms, not just summaries. Field meanings
+//! are documented in the README ("Report schema"); keep the two in step. Adding an optional field
+//! keeps `v1`; renaming or removing one needs `v2`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::pow::BackendKind;
+use crate::probe::ceiling::Ceiling;
+use crate::probe::latency::LatencySummary;
+use crate::probe::machine::Fingerprint;
+use crate::report::stats::RateStats;
+use crate::scenario::plan::{Difficulty, Plan};
+use crate::sched::SchedulerKind;
+
+/// The `schema` value this build writes and reads.
+pub const SCHEMA_VERSION: &str = "minebench.report/v1";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Report {
+    /// Always [`SCHEMA_VERSION`].
+    pub schema: String,
+    pub minebench_version: String,
+    /// The scenario as resolved (defaults filled in, `auto` resolved, cases expanded).
+    pub scenario: Plan,
+    pub machine: Fingerprint,
+    /// Single-core SHA-256 compression ceiling calibrated at the start of the run.
+    pub ceiling: Option<Ceiling>,
+    /// RFC 3339 UTC.
+    pub started_at: String,
+    pub finished_at: String,
+    pub wall_ns: u64,
+    /// True when Ctrl-C stopped the run: `cases` then holds only the cases that finished.
+    pub interrupted: bool,
+    pub profiling: ProfilingInfo,
+    pub cases: Vec<CaseReport>,
+    /// Planned cases that did not run here, with the reason (e.g. a backend this CPU lacks).
+    pub skipped: Vec<SkippedCase>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ProfilingInfo {
+    pub enabled: bool,
+    pub frequency_hz: u32,
+    /// Hash rate with and without the profiler on one case, interleaved in the same session.
+    pub overhead: Option<ProfilerOverhead>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ProfilerOverhead {
+    pub case_id: String,
+    pub rounds: u32,
+    pub with_profiler_hashes_per_sec: f64,
+    pub without_profiler_hashes_per_sec: f64,
+    /// `100 · (1 − with / without)`; negative means the difference was below the noise.
+    pub overhead_pct: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SkippedCase {
+    pub id: String,
+    pub reason: String,
+}
+
+/// One measured sample: hashes completed by all workers between two clock readings.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Sample {
+    pub hashes: u64,
+    pub elapsed_ns: u64,
+}
+
+impl Sample {
+    pub fn hashes_per_sec(&self) -> f64 {
+        self.hashes as f64 * 1e9 / self.elapsed_ns.max(1) as f64
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CaseReport {
+    /// `{backend}/{scheduler}/t{threads}/{difficulty}`, the key `compare` matches on.
+    pub id: String,
+    pub backend: BackendKind,
+    pub scheduler: SchedulerKind,
+    pub threads: usize,
+    pub difficulty: Difficulty,
+    pub samples: Vec<Sample>,
+    /// Statistics of the per-sample hash rates, in hashes per second.
+    pub hash_rate: RateStats,
+    pub efficiency: Efficiency,
+    pub shares: Shares,
+    pub latency: Latency,
+    pub job_switch: Option<JobSwitchReport>,
+    pub workers: Vec<WorkerReport>,
+    pub balance: Balance,
+    pub profile: Option<ProfileArtefacts>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Efficiency {
+    /// Median hash rate ÷ (threads × the calibrated naive ceiling). Above 1 means the backend
+    /// beats two plain compressions per nonce (midstate, early exit, lanes).
+    pub vs_ceiling: Option<f64>,
+    /// Median ÷ (threads × median of the same backend and scheduler at 1 thread, same
+    /// difficulty). 1.0 is ideal linear scaling. None when there is no 1-thread case.
+    pub scaling: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Shares {
+    /// Hashes done during the measured samples (the denominator of `expected`).
+    pub hashes: u64,
+    /// Hits found during the measured samples.
+    pub found: u64,
+    /// Hits re-verified with the reference SHA-256 (always equal to `found`; a mismatch aborts).
+    pub verified: u64,
+    /// `hashes × P(hash ≤ target)`.
+    pub expected: f64,
+    /// Two-sided Poisson p-value of `found` given `expected`.
+    pub poisson_p: f64,
+    /// `poisson_p ≥ 0.001`: a lower value means the search is losing or inventing hits.
+    pub plausible: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Latency {
+    /// Time inside one backend call (one batch), all workers merged.
+    pub batch: Option<LatencySummary>,
+    /// Time between consecutive shares found (any worker).
+    pub share_interval: Option<LatencySummary>,
+    /// Time from a job broadcast until a worker began hashing the new job, one value per worker
+    /// per switch.
+    pub job_switch: Option<LatencySummary>,
+    /// `channel` scheduler only: time a batch waited in the queue before a worker took it.
+    pub queue_wait: Option<LatencySummary>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct JobSwitchReport {
+    pub switches: u64,
+    /// Hashes done on an old job after its replacement was broadcast (wasted work).
+    pub stale_hashes: u64,
+    /// `stale_hashes ÷ all hashes in the case`.
+    pub stale_fraction: f64,
+    /// Worker-switches that never reached the new job before the case ended.
+    pub missed: u64,
+}
+
+/// Per worker thread, over the whole case (warm-up included; the thread lives that long).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct WorkerReport {
+    pub index: usize,
+    pub tid: i32,
+    pub hashes: u64,
+    pub batches: u64,
+    pub busy_ns: u64,
+    pub idle_ns: u64,
+    pub last_cpu: Option<usize>,
+    /// From `/proc/self/task/<tid>/…` between the start of measuring and the end; null with
+    /// `unavailable` saying why when /proc could not be read.
+    pub cpu_ns: Option<u64>,
+    pub voluntary_ctxt_switches: Option<u64>,
+    pub nonvoluntary_ctxt_switches: Option<u64>,
+    pub migrations: Option<u64>,
+    pub run_delay_ns: Option<u64>,
+    pub unavailable: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Balance {
+    /// max ÷ mean of per-worker hashes (1.0 = perfectly even).
+    pub imbalance: f64,
+    /// idle ÷ (busy + idle), summed over workers.
+    pub idle_fraction: f64,
+}
+
+/// Profile files of a case, relative to the report's directory.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ProfileArtefacts {
+    pub samples: u64,
+    pub folded: String,
+    pub pprof: String,
+    /// Written by `render` from `folded`.
+    pub svg: String,
+    /// Hashes done while the profiler ran (to normalise differential flamegraphs per hash).
+    pub hashes: u64,
+}

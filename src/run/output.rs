@@ -1,0 +1,59 @@
+//! Files a run writes as it goes: the report (atomically) and each case's raw profile.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::probe::profiler::CpuProfile;
+use crate::report::{ProfileArtefacts, Report};
+
+use super::RunError;
+
+/// Writes `bytes` to `path` via a temporary file in the same directory and a rename, so a
+/// reader (or a crash) never sees half a file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), std::io::Error> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("out");
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+pub fn write_report(path: &Path, report: &Report) -> Result<(), RunError> {
+    let mut json = serde_json::to_vec_pretty(report)?;
+    json.push(b'\n');
+    write_atomic(path, &json).map_err(|source| RunError::Write { path: path.to_path_buf(), source })
+}
+
+/// A case id as a file stem: `sha2/atomic/t2/zb20` → `sha2_atomic_t2_zb20`.
+pub fn case_stem(id: &str) -> String {
+    id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' }).collect()
+}
+
+/// Writes `flame/<case>.folded` and `flame/<case>.pb`; the SVG path is recorded for `render`.
+pub fn write_profile(dir: &Path, id: &str, cpu: &CpuProfile, hashes: u64) -> Result<ProfileArtefacts, RunError> {
+    let flame = dir.join("flame");
+    std::fs::create_dir_all(&flame).map_err(|source| RunError::Write { path: flame.clone(), source })?;
+    let stem = case_stem(id);
+    let rel = |ext: &str| format!("flame/{stem}.{ext}");
+    let write = |rel: &str, bytes: &[u8]| {
+        let path: PathBuf = dir.join(rel);
+        write_atomic(&path, bytes).map_err(|source| RunError::Write { path, source })
+    };
+    write(&rel("folded"), cpu.folded.as_bytes())?;
+    write(&rel("pb"), &cpu.pprof)?;
+    Ok(ProfileArtefacts {
+        samples: cpu.samples,
+        folded: rel("folded"),
+        pprof: rel("pb"),
+        svg: rel("svg"),
+        hashes,
+    })
+}
