@@ -1,0 +1,328 @@
+//! The `Plan`: a validated scenario expanded into the list of Cases to run, and that pure
+//! expansion. Everything here is already validated (by `scenario::load_*`), so the accessors are
+//! infallible. Must not: read files, clocks or threads; a Plan is data that `minebench plan` can
+//! print without hashing anything.
+
+use serde::{Deserialize, Serialize};
+
+use crate::pow::{Availability, BackendKind, Header, Target};
+use crate::sched::SchedulerKind;
+
+/// A scenario, validated and resolved, with every Case it expands to.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Plan {
+    /// The scenario's name (`[A-Za-z0-9._-]+`, safe in a directory name).
+    pub name: String,
+    /// Free text; empty when the file gives none.
+    pub description: String,
+    /// The file path as given, or `built-in:quick`.
+    pub source: String,
+    pub work: WorkSpec,
+    pub measure: MeasureSpec,
+    pub profile: ProfileSpec,
+    /// The cases in run order: difficulty (outer), backend, scheduler, threads (inner), so the
+    /// thread scaling of one backend+scheduler is adjacent.
+    pub cases: Vec<Case>,
+    /// The matrix as the user wrote it (backend names keep `auto`), with `threads = "all"`
+    /// resolved; `cases` is its expansion.
+    pub matrix: MatrixSpec,
+}
+
+/// Where the header template comes from.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum HeaderSpec {
+    /// [`Header::synthetic`] with this seed: reproducible, pseudo-random.
+    Synthetic { seed: u64 },
+    /// A real header, 160 lower-case hex digits.
+    Hex { hex: String },
+}
+
+impl HeaderSpec {
+    /// The header template (its nonce is ignored by the backends).
+    pub fn header(&self) -> Header {
+        match self {
+            HeaderSpec::Synthetic { seed } => Header::synthetic(*seed),
+            HeaderSpec::Hex { hex } => {
+                Header::from_hex(hex).expect("header hex is validated when the scenario loads")
+            }
+        }
+    }
+}
+
+/// The work every case hashes.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct WorkSpec {
+    pub header: HeaderSpec,
+    /// `work.difficulty`; when the file gives only `matrix.difficulty`, its first entry. Each
+    /// Case carries the difficulty it actually uses.
+    pub difficulty: Difficulty,
+}
+
+/// A difficulty as a scenario states it. Serialises like the TOML: `{"zero_bits": 20}`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "snake_case")]
+pub enum Difficulty {
+    /// A hash meets it with at least this many leading zero bits (0..=255).
+    ZeroBits(u32),
+    /// Bitcoin compact nBits, 8 lower-case hex digits.
+    Nbits(String),
+    /// Pool share difficulty (1.0 = target 0xffff·2^208), finite and above 0.
+    Share(f64),
+}
+
+impl Difficulty {
+    /// The target a hash must meet.
+    pub fn target(&self) -> Target {
+        let target = match self {
+            Difficulty::ZeroBits(n) => Target::from_zero_bits(*n),
+            Difficulty::Nbits(hex) => Target::from_compact_hex(hex),
+            Difficulty::Share(d) => Target::from_share_difficulty(*d),
+        };
+        target.expect("difficulty is validated when the scenario loads")
+    }
+
+    /// A short label for case ids: `zb20`, `nb1d00ffff`, `sd1.5`.
+    pub fn label(&self) -> String {
+        match self {
+            Difficulty::ZeroBits(n) => format!("zb{n}"),
+            Difficulty::Nbits(hex) => format!("nb{hex}"),
+            // f64's Display never uses an exponent, so the label stays path- and id-friendly.
+            Difficulty::Share(d) => format!("sd{d}"),
+        }
+    }
+
+    /// How many hashes find one share on average: 1 / P(hash meets target).
+    pub fn expected_hashes_per_share(&self) -> f64 {
+        1.0 / self.target().hit_probability()
+    }
+}
+
+/// How long one sample lasts.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SampleSpec {
+    /// Wall-clock length in nanoseconds (above 0).
+    DurationNs(u64),
+    /// A fixed number of nonces (1..=2^32).
+    Nonces(u64),
+}
+
+/// How each case is measured.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct MeasureSpec {
+    /// Hashing before the first sample, discarded (default 500 ms; may be 0).
+    pub warmup_ns: u64,
+    /// Samples per case (default 5; 1..=10000).
+    pub samples: u32,
+    /// Default: 300 ms of wall-clock time.
+    pub sample: SampleSpec,
+    /// Nonces a worker takes at a time (default 4096; 1..=2^32).
+    pub batch: u64,
+    /// Switch jobs this often while measuring; `None` = never.
+    pub job_interval_ns: Option<u64>,
+    /// Pin worker k to core k (default false).
+    pub pin_threads: bool,
+}
+
+/// Profiling around each case.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ProfileSpec {
+    /// Sample stacks and draw a flamegraph (default true).
+    pub flamegraph: bool,
+    /// Stack sampling frequency in Hz (default 997, a prime so it does not beat with timers;
+    /// 1..=10000).
+    pub frequency_hz: u32,
+}
+
+/// The `[matrix]` axes as validated, before expansion.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MatrixSpec {
+    /// Backend names as written (`auto` kept; resolved per Case).
+    pub backend: Vec<String>,
+    pub scheduler: Vec<SchedulerKind>,
+    pub threads: ThreadsSpec,
+    /// `matrix.difficulty`, or `[work.difficulty]` when the matrix gives none.
+    pub difficulty: Vec<Difficulty>,
+}
+
+/// `matrix.threads`: an explicit list, or `"all"` resolved to the logical cores at plan time.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ThreadsSpec {
+    List(Vec<usize>),
+    All { logical_cores: usize },
+}
+
+impl ThreadsSpec {
+    /// The thread counts this axis expands to.
+    pub fn counts(&self) -> Vec<usize> {
+        match self {
+            ThreadsSpec::List(list) => list.clone(),
+            ThreadsSpec::All { logical_cores } => vec![*logical_cores],
+        }
+    }
+}
+
+/// One combination of the matrix: what `run/` measures and `report/` keys results by.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Case {
+    /// `{backend}/{scheduler}/t{threads}/{difficulty.label()}`, unique within a Plan.
+    pub id: String,
+    /// Always concrete (`auto` is resolved).
+    pub backend: BackendKind,
+    pub scheduler: SchedulerKind,
+    pub threads: usize,
+    pub difficulty: Difficulty,
+    /// Why this case cannot run here (backend unavailable on this CPU); `None` = runnable.
+    pub skip: Option<String>,
+}
+
+impl Case {
+    /// The id a case with these parameters has.
+    pub fn make_id(
+        backend: BackendKind,
+        scheduler: SchedulerKind,
+        threads: usize,
+        difficulty: &Difficulty,
+    ) -> String {
+        format!(
+            "{}/{}/t{}/{}",
+            backend.name(),
+            scheduler.name(),
+            threads,
+            difficulty.label()
+        )
+    }
+}
+
+/// Expands a validated matrix into Cases: difficulty, backend, scheduler, threads (inner).
+///
+/// `auto` resolves to [`BackendKind::detect`]; backends that resolve to the same kind, and any
+/// other repeated entry, give one case (the first), so case ids are unique. A backend this CPU
+/// lacks is still planned, with `skip` saying why, so the report shows it was asked for.
+pub fn expand(matrix: &MatrixSpec) -> Vec<Case> {
+    let backends = dedup(matrix.backend.iter().map(|name| {
+        BackendKind::from_name(name).expect("backend names are validated when the scenario loads")
+    }));
+    let schedulers = dedup(matrix.scheduler.iter().copied());
+    let threads = dedup(matrix.threads.counts());
+    let difficulties = dedup(matrix.difficulty.iter().cloned());
+
+    let mut cases = Vec::new();
+    for difficulty in &difficulties {
+        for &backend in &backends {
+            let skip = match backend.availability() {
+                Availability::Available => None,
+                Availability::Unavailable(reason) => Some(reason),
+            };
+            for &scheduler in &schedulers {
+                for &threads in &threads {
+                    cases.push(Case {
+                        id: Case::make_id(backend, scheduler, threads, difficulty),
+                        backend,
+                        scheduler,
+                        threads,
+                        difficulty: difficulty.clone(),
+                        skip: skip.clone(),
+                    });
+                }
+            }
+        }
+    }
+    cases
+}
+
+/// Keeps the first of equal items, in order (the lists are short: quadratic is fine).
+fn dedup<T: PartialEq>(items: impl IntoIterator<Item = T>) -> Vec<T> {
+    let mut out: Vec<T> = Vec::new();
+    for item in items {
+        if !out.contains(&item) {
+            out.push(item);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn matrix(backend: &[&str], threads: ThreadsSpec, difficulty: Vec<Difficulty>) -> MatrixSpec {
+        MatrixSpec {
+            backend: backend.iter().map(|s| s.to_string()).collect(),
+            scheduler: vec![SchedulerKind::Stride, SchedulerKind::Atomic],
+            threads,
+            difficulty,
+        }
+    }
+
+    #[test]
+    fn order_is_difficulty_backend_scheduler_threads() {
+        let m = matrix(
+            &["sha2", "reference"],
+            ThreadsSpec::List(vec![1, 2]),
+            vec![Difficulty::ZeroBits(8), Difficulty::Share(1.5)],
+        );
+        let cases = expand(&m);
+        assert_eq!(cases.len(), 2 * 2 * 2 * 2);
+        let ids: Vec<&str> = cases.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(
+            &ids[..5],
+            &[
+                "sha2/stride/t1/zb8",
+                "sha2/stride/t2/zb8",
+                "sha2/atomic/t1/zb8",
+                "sha2/atomic/t2/zb8",
+                "reference/stride/t1/zb8",
+            ]
+        );
+        assert_eq!(ids[8], "sha2/stride/t1/sd1.5");
+        let mut unique = ids.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), ids.len());
+    }
+
+    #[test]
+    fn auto_resolves_and_dedupes() {
+        let detected = BackendKind::detect();
+        let m = matrix(
+            &["auto", detected.name()],
+            ThreadsSpec::All { logical_cores: 3 },
+            vec![Difficulty::ZeroBits(16)],
+        );
+        let cases = expand(&m);
+        assert_eq!(cases.len(), 2, "{cases:?}");
+        assert!(cases
+            .iter()
+            .all(|c| c.backend == detected && c.threads == 3));
+        assert!(cases.iter().all(|c| c.skip.is_none()));
+    }
+
+    #[test]
+    fn difficulty_labels_targets_and_serde_shape() {
+        assert_eq!(Difficulty::ZeroBits(20).label(), "zb20");
+        assert_eq!(Difficulty::Nbits("1d00ffff".into()).label(), "nb1d00ffff");
+        assert_eq!(Difficulty::Share(1.5).label(), "sd1.5");
+        assert_eq!(Difficulty::Share(1.0).label(), "sd1");
+        assert_eq!(
+            Difficulty::Nbits("1d00ffff".into()).target(),
+            Difficulty::Share(1.0).target()
+        );
+        let e = Difficulty::ZeroBits(16).expected_hashes_per_share();
+        assert!((e - 65536.0).abs() < 1e-6, "{e}");
+        assert_eq!(
+            serde_json::to_string(&Difficulty::ZeroBits(20)).unwrap(),
+            r#"{"zero_bits":20}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&SampleSpec::DurationNs(5)).unwrap(),
+            r#"{"duration_ns":5}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&HeaderSpec::Synthetic { seed: 7 }).unwrap(),
+            r#"{"kind":"synthetic","seed":7}"#
+        );
+    }
+}

@@ -1,0 +1,618 @@
+//! Scenario loading: every documented error names file, line and key; every shipped file loads.
+
+use super::*;
+
+const FILE: &str = "scenarios/x.toml";
+const OPTS: PlanOptions = PlanOptions { logical_cores: 2 };
+
+/// A valid scenario; tests replace one line (1-based, as in the errors) to break it.
+const BASE: &str = r#"name = "t"
+description = "test"
+
+[work]
+header = "synthetic"
+seed = 7
+difficulty = { zero_bits = 20 }
+
+[matrix]
+backend = ["sha2-midstate", "reference"]
+scheduler = ["stride", "atomic"]
+threads = [1, 2]
+
+[measure]
+warmup = "1s"
+samples = 10
+sample = { duration = "500ms" }
+batch = 4096
+job_interval = "200ms"
+pin_threads = true
+
+[profile]
+flamegraph = true
+frequency = 997
+"#;
+
+const HEX_HEADER: &str = "0100000000000000000000000000000000000000000000000000000000000000000000003ba3edfd7a7b12b27ac72c3e67768f617fc81bc3888a51323a9fb8aa4b1e5e4a29ab5f49ffff001d1dac2b7c";
+
+/// BASE with line `n` replaced by `text` (which may hold several lines, or none).
+fn with_line(n: usize, text: &str) -> String {
+    let mut lines: Vec<&str> = BASE.lines().collect();
+    lines[n - 1] = text;
+    lines.join("\n") + "\n"
+}
+
+fn load(text: &str) -> Result<Plan, ScenarioError> {
+    load_str(text, FILE, &OPTS)
+}
+
+/// Loading `text` fails at `line` on `key`, and the message holds every `needles` entry.
+#[track_caller]
+fn fails(text: &str, line: usize, key: &str, needles: &[&str]) -> ScenarioError {
+    let err = load(text).expect_err("scenario should be rejected");
+    let msg = err.to_string();
+    assert!(
+        msg.starts_with(&format!("{FILE}:{line}: {key}: ")),
+        "want {FILE}:{line}: {key}: …, got: {msg}"
+    );
+    assert_eq!(err.line(), Some(line), "{msg}");
+    assert_eq!(err.key(), Some(key), "{msg}");
+    for needle in needles {
+        assert!(msg.contains(needle), "want {needle:?} in: {msg}");
+    }
+    assert!(!msg.contains('\n'), "one line: {msg}");
+    err
+}
+
+#[test]
+fn base_loads_with_every_value() {
+    let plan = load(BASE).unwrap();
+    assert_eq!(plan.name, "t");
+    assert_eq!(plan.description, "test");
+    assert_eq!(plan.source, FILE);
+    assert_eq!(plan.work.header, HeaderSpec::Synthetic { seed: 7 });
+    assert_eq!(plan.work.difficulty, Difficulty::ZeroBits(20));
+    assert_eq!(
+        plan.measure,
+        MeasureSpec {
+            warmup_ns: 1_000_000_000,
+            samples: 10,
+            sample: SampleSpec::DurationNs(500_000_000),
+            batch: 4096,
+            job_interval_ns: Some(200_000_000),
+            pin_threads: true,
+        }
+    );
+    assert_eq!(
+        plan.profile,
+        ProfileSpec {
+            flamegraph: true,
+            frequency_hz: 997
+        }
+    );
+    let ids: Vec<&str> = plan.cases.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "sha2-midstate/stride/t1/zb20",
+            "sha2-midstate/stride/t2/zb20",
+            "sha2-midstate/atomic/t1/zb20",
+            "sha2-midstate/atomic/t2/zb20",
+            "reference/stride/t1/zb20",
+            "reference/stride/t2/zb20",
+            "reference/atomic/t1/zb20",
+            "reference/atomic/t2/zb20",
+        ]
+    );
+    // A Plan survives JSON (it is printed by `minebench plan` and embedded in reports).
+    let json = serde_json::to_string(&plan).unwrap();
+    assert_eq!(serde_json::from_str::<Plan>(&json).unwrap(), plan);
+}
+
+#[test]
+fn defaults_fill_what_is_left_out() {
+    let text = r#"
+name = "minimal"
+[work]
+difficulty = { nbits = "0x1D00FFFF" }
+[matrix]
+backend = ["auto"]
+scheduler = ["rayon"]
+threads = "all"
+"#;
+    let plan = load_str(text, FILE, &PlanOptions { logical_cores: 6 }).unwrap();
+    assert_eq!(plan.description, "");
+    assert_eq!(plan.work.header, HeaderSpec::Synthetic { seed: 1 });
+    assert_eq!(plan.work.difficulty, Difficulty::Nbits("1d00ffff".into()));
+    assert_eq!(
+        plan.measure,
+        MeasureSpec {
+            warmup_ns: 500_000_000,
+            samples: 5,
+            sample: SampleSpec::DurationNs(300_000_000),
+            batch: 4096,
+            job_interval_ns: None,
+            pin_threads: false,
+        }
+    );
+    assert_eq!(
+        plan.profile,
+        ProfileSpec {
+            flamegraph: true,
+            frequency_hz: 997
+        }
+    );
+    assert_eq!(plan.matrix.threads, ThreadsSpec::All { logical_cores: 6 });
+    assert_eq!(plan.matrix.backend, ["auto"]);
+    let detected = BackendKind::detect();
+    assert_eq!(plan.cases.len(), 1);
+    assert_eq!(
+        plan.cases[0].id,
+        format!("{}/rayon/t6/nb1d00ffff", detected.name())
+    );
+    assert_eq!(plan.cases[0].backend, detected);
+}
+
+#[test]
+fn hex_header_nonces_zero_warmup_and_matrix_difficulty() {
+    let text = with_line(5, &format!("header = \"{}\"", HEX_HEADER.to_uppercase()))
+        .replace("seed = 7\n", "")
+        .replace("warmup = \"1s\"", "warmup = \"0s\"")
+        .replace(
+            "sample = { duration = \"500ms\" }",
+            "sample = { nonces = 20_000_000 }",
+        )
+        .replace(
+            "threads = [1, 2]",
+            "threads = [1]\ndifficulty = [{ zero_bits = 8 }, { share = 1.5 }]",
+        );
+    let plan = load(&text).unwrap();
+    assert_eq!(
+        plan.work.header,
+        HeaderSpec::Hex {
+            hex: HEX_HEADER.to_string()
+        }
+    );
+    assert_eq!(
+        plan.work.header.header(),
+        Header::from_hex(HEX_HEADER).unwrap()
+    );
+    assert_eq!(plan.measure.warmup_ns, 0);
+    assert_eq!(plan.measure.sample, SampleSpec::Nonces(20_000_000));
+    // work.difficulty stays the work's; the cases use the matrix's list, difficulty outermost.
+    assert_eq!(plan.work.difficulty, Difficulty::ZeroBits(20));
+    let ids: Vec<&str> = plan.cases.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "sha2-midstate/stride/t1/zb8",
+            "sha2-midstate/atomic/t1/zb8",
+            "reference/stride/t1/zb8",
+            "reference/atomic/t1/zb8",
+            "sha2-midstate/stride/t1/sd1.5",
+            "sha2-midstate/atomic/t1/sd1.5",
+            "reference/stride/t1/sd1.5",
+            "reference/atomic/t1/sd1.5",
+        ]
+    );
+}
+
+#[test]
+fn matrix_difficulty_alone_is_enough() {
+    let text = with_line(7, "").replace(
+        "threads = [1, 2]",
+        "threads = [1]\ndifficulty = [{ zero_bits = 12 }]",
+    );
+    let plan = load(&text).unwrap();
+    assert_eq!(plan.work.difficulty, Difficulty::ZeroBits(12));
+}
+
+#[test]
+fn malformed_toml() {
+    let err = fails(&with_line(16, "samples = = 3"), 16, "measure.samples", &[]);
+    assert!(matches!(err, ScenarioError::Syntax { .. }), "{err}");
+    fails(&with_line(9, "[matrix"), 9, "matrix", &["syntax"]);
+}
+
+#[test]
+fn unknown_keys() {
+    fails(
+        &with_line(3, "colour = \"red\""),
+        3,
+        "colour",
+        &["unknown key", "colour"],
+    );
+    fails(
+        &with_line(21, "warmpu = \"1s\""),
+        21,
+        "measure.warmpu",
+        &["unknown key", "warmpu", "warmup"],
+    );
+    fails(
+        &with_line(7, "difficulty = { zero_bitz = 20 }"),
+        7,
+        "work.difficulty.zero_bitz",
+        &["zero_bitz"],
+    );
+}
+
+#[test]
+fn unknown_backend_and_scheduler() {
+    let err = fails(
+        &with_line(10, "backend = [\"sha2\", \"gpu\"]"),
+        10,
+        "matrix.backend",
+        &[],
+    );
+    assert!(
+        err.to_string().starts_with(&format!(
+            "{FILE}:10: matrix.backend: unknown backend \"gpu\"; known backends: auto, sha2-midstate"
+        )),
+        "{err}"
+    );
+    // In a list over several lines the error points at the bad element's line.
+    fails(
+        &with_line(10, "backend = [\n  \"sha2\",\n  \"gpu\",\n]"),
+        12,
+        "matrix.backend",
+        &["\"gpu\""],
+    );
+    fails(
+        &with_line(11, "scheduler = [\"fifo\"]"),
+        11,
+        "matrix.scheduler",
+        &["unknown scheduler \"fifo\"", "stride", "channel"],
+    );
+}
+
+#[test]
+fn thread_counts() {
+    fails(
+        &with_line(12, "threads = [0]"),
+        12,
+        "matrix.threads",
+        &["1..=1024", "0"],
+    );
+    fails(
+        &with_line(12, "threads = [1, 1025]"),
+        12,
+        "matrix.threads",
+        &["1..=1024", "1025"],
+    );
+    fails(
+        &with_line(12, "threads = \"some string\""),
+        12,
+        "matrix.threads",
+        &["\"all\"", "some string"],
+    );
+    fails(
+        &with_line(12, "threads = []"),
+        12,
+        "matrix.threads",
+        &["at least one"],
+    );
+    fails(
+        &with_line(12, "threads = [\"2\"]"),
+        12,
+        "matrix.threads",
+        &["string"],
+    );
+}
+
+#[test]
+fn measure_values() {
+    fails(
+        &with_line(16, "samples = 0"),
+        16,
+        "measure.samples",
+        &["1..=10000", "0"],
+    );
+    fails(
+        &with_line(16, "samples = \"ten\""),
+        16,
+        "measure.samples",
+        &["string", "expected an integer"],
+    );
+    fails(
+        &with_line(15, "warmup = \"fast\""),
+        15,
+        "measure.warmup",
+        &["\"fast\"", "not a duration"],
+    );
+    fails(
+        &with_line(17, "sample = { duration = \"0s\" }"),
+        17,
+        "measure.sample.duration",
+        &["longer than 0"],
+    );
+    fails(
+        &with_line(17, "sample = { duration = \"1s\", nonces = 5 }"),
+        17,
+        "measure.sample",
+        &["exactly one of duration, nonces"],
+    );
+    fails(
+        &with_line(17, "sample = { nonces = 0 }"),
+        17,
+        "measure.sample.nonces",
+        &["0"],
+    );
+    fails(
+        &with_line(18, "batch = 0"),
+        18,
+        "measure.batch",
+        &["4294967296"],
+    );
+    fails(
+        &with_line(19, "job_interval = \"soon\""),
+        19,
+        "measure.job_interval",
+        &["soon"],
+    );
+    fails(
+        &with_line(20, "pin_threads = \"yes\""),
+        20,
+        "measure.pin_threads",
+        &["bool"],
+    );
+    fails(
+        &with_line(24, "frequency = 0"),
+        24,
+        "profile.frequency",
+        &["1..=10000"],
+    );
+}
+
+#[test]
+fn difficulties() {
+    let key = "work.difficulty.zero_bits";
+    fails(
+        &with_line(7, "difficulty = { zero_bits = 256 }"),
+        7,
+        key,
+        &["255"],
+    );
+    fails(
+        &with_line(7, "difficulty = { zero_bits = -1 }"),
+        7,
+        key,
+        &["-1"],
+    );
+    let key = "work.difficulty.nbits";
+    for (nbits, why) in [
+        ("04923456", "negative"),
+        ("ff123456", "overflows"),
+        ("00123456", "zero target"),
+        ("1d00fff", "8 hex digits"),
+    ] {
+        fails(
+            &with_line(7, &format!("difficulty = {{ nbits = \"{nbits}\" }}")),
+            7,
+            key,
+            &[nbits, why],
+        );
+    }
+    let key = "work.difficulty.share";
+    fails(
+        &with_line(7, "difficulty = { share = 0.0 }"),
+        7,
+        key,
+        &["above 0"],
+    );
+    fails(
+        &with_line(7, "difficulty = { share = -2 }"),
+        7,
+        key,
+        &["above 0"],
+    );
+    fails(
+        &with_line(7, "difficulty = { zero_bits = 20, share = 1.0 }"),
+        7,
+        "work.difficulty",
+        &["exactly one", "zero_bits and share"],
+    );
+    fails(
+        &with_line(7, "difficulty = {}"),
+        7,
+        "work.difficulty",
+        &["exactly one"],
+    );
+    fails(
+        &with_line(
+            12,
+            "threads = [1]\ndifficulty = [{ zero_bits = 8 }, { zero_bits = 300 }]",
+        ),
+        13,
+        "matrix.difficulty.zero_bits",
+        &["300"],
+    );
+    fails(
+        &with_line(12, "threads = [1]\ndifficulty = []"),
+        13,
+        "matrix.difficulty",
+        &["at least one"],
+    );
+}
+
+#[test]
+fn empty_matrix_lists() {
+    fails(
+        &with_line(10, "backend = []"),
+        10,
+        "matrix.backend",
+        &["at least one backend"],
+    );
+    fails(
+        &with_line(11, "scheduler = []"),
+        11,
+        "matrix.scheduler",
+        &["at least one scheduler"],
+    );
+}
+
+#[test]
+fn headers_and_seeds() {
+    fails(
+        &with_line(5, "header = \"abcd\""),
+        5,
+        "work.header",
+        &["synthetic", "160"],
+    );
+    fails(
+        &with_line(5, &format!("header = \"{}\"", &HEX_HEADER[..158])),
+        5,
+        "work.header",
+        &["158"],
+    );
+    fails(
+        &with_line(5, &format!("header = \"{HEX_HEADER}\"")),
+        6,
+        "work.seed",
+        &["synthetic"],
+    );
+    fails(&with_line(6, "seed = -1"), 6, "work.seed", &["-1"]);
+}
+
+#[test]
+fn names() {
+    fails(
+        &with_line(1, "name = \"a/b\""),
+        1,
+        "name",
+        &["\"a/b\"", "letters"],
+    );
+    fails(
+        &with_line(1, "name = \"\""),
+        1,
+        "name",
+        &["not a valid name"],
+    );
+}
+
+#[test]
+fn missing_required_keys() {
+    let err = fails(&with_line(1, ""), 1, "name", &["missing required key"]);
+    assert!(matches!(err, ScenarioError::Missing { .. }), "{err}");
+    // A key missing from a table points at the table.
+    fails(&with_line(10, ""), 9, "matrix.backend", &["missing"]);
+    fails(&with_line(11, ""), 9, "matrix.scheduler", &["missing"]);
+    fails(&with_line(12, ""), 9, "matrix.threads", &["missing"]);
+    fails(&with_line(7, ""), 4, "work.difficulty", &["missing"]);
+    let no_matrix: String = BASE
+        .lines()
+        .filter(|l| !l.starts_with("backend") && !l.starts_with("scheduler"))
+        .filter(|l| !l.starts_with("threads") && !l.starts_with("[matrix]"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    fails(&no_matrix, 1, "matrix", &["missing"]);
+}
+
+#[test]
+fn missing_file_names_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.toml");
+    let err = load_file(&path, &OPTS).unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, ScenarioError::Read { .. }));
+    assert!(
+        msg.starts_with(&format!("cannot read {}: ", path.display())),
+        "{msg}"
+    );
+    assert_eq!(err.line(), None);
+
+    std::fs::write(&path, with_line(16, "samples = 0")).unwrap();
+    let msg = load_file(&path, &OPTS).unwrap_err().to_string();
+    assert!(
+        msg.starts_with(&format!("{}:16: measure.samples: ", path.display())),
+        "{msg}"
+    );
+    std::fs::write(&path, BASE).unwrap();
+    assert_eq!(
+        load_file(&path, &OPTS).unwrap().source,
+        path.display().to_string()
+    );
+}
+
+#[test]
+fn builtin_quick_loads_and_fits_ten_seconds() {
+    let plan = builtin_quick(&OPTS);
+    assert_eq!(plan.source, "built-in:quick");
+    assert_eq!(plan.name, "quick");
+    assert!(!plan.cases.is_empty());
+    assert!(plan.profile.flamegraph);
+    // The plan's own budget (not a timing measurement): warm-up plus samples for every case.
+    let SampleSpec::DurationNs(sample_ns) = plan.measure.sample else {
+        panic!("quick samples by duration");
+    };
+    let per_case_ns = plan.measure.warmup_ns + u64::from(plan.measure.samples) * sample_ns;
+    let total_ns = per_case_ns * plan.cases.len() as u64;
+    assert!(total_ns <= 8_000_000_000, "{total_ns} ns planned");
+}
+
+#[test]
+fn every_shipped_scenario_loads() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("toml") {
+            continue;
+        }
+        let plan = load_file(&path, &OPTS).unwrap_or_else(|e| panic!("{e}"));
+        let stem = path.file_stem().unwrap().to_str().unwrap();
+        assert_eq!(plan.name, stem, "{}", path.display());
+        assert!(!plan.description.is_empty(), "{}", path.display());
+        assert!(!plan.cases.is_empty(), "{}", path.display());
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.starts_with('#'),
+            "{} opens with a comment",
+            path.display()
+        );
+        seen += 1;
+    }
+    assert!(seen >= 6, "found {seen} scenarios in {}", dir.display());
+}
+
+#[test]
+fn backends_scenario_lists_every_backend() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/backends.toml");
+    let plan = load_file(&path, &OPTS).unwrap();
+    for &kind in BackendKind::ALL {
+        assert!(
+            plan.cases.iter().any(|c| c.backend == kind),
+            "scenarios/backends.toml lacks {kind}"
+        );
+    }
+}
+
+#[test]
+fn skip_follows_availability() {
+    // Whatever this machine lacks, a planned case is skipped exactly when its backend is.
+    let text = with_line(
+        10,
+        &format!(
+            "backend = [{}]",
+            BackendKind::ALL
+                .iter()
+                .map(|k| format!("\"{k}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    );
+    let plan = load(&text).unwrap();
+    for case in &plan.cases {
+        assert_eq!(
+            case.skip.is_some(),
+            !case.backend.is_available(),
+            "{case:?}"
+        );
+    }
+}
+
+#[test]
+fn key_locator_for_syntax_errors() {
+    assert_eq!(key_from_lines("a = 1\n[x]\nb = = 2\n", 3), "x.b");
+    assert_eq!(key_from_lines("a = = 1\n", 1), "a");
+    assert_eq!(key_from_lines("[[x]] # c\n!!\n", 2), "x");
+    assert_eq!(key_from_lines("!!\n", 1), "(document)");
+}
