@@ -48,6 +48,7 @@ fn is_input_error(cause: &(dyn std::error::Error + 'static)) -> bool {
         || cause.is::<TargetError>()
         || cause.is::<RangeError>()
         || cause.is::<InputError>()
+        || cause.is::<crate::scenario::ScenarioError>()
         || matches!(
             cause.downcast_ref::<BackendError>(),
             Some(BackendError::Unknown { .. } | BackendError::Unavailable { .. })

@@ -12,19 +12,15 @@ use minebench::scenario::{self, PlanOptions};
 
 use crate::cli::{PlanArgs, RunArgs};
 
-fn plan_options() -> PlanOptions {
-    PlanOptions { logical_cores: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) }
-}
-
 /// Loads every scenario before anything runs, so a typo in the third file costs no hashing.
 fn load_plans(files: &[PathBuf]) -> Result<Vec<Plan>> {
-    let opts = plan_options();
+    let opts = PlanOptions::detect();
     if files.is_empty() {
         return Ok(vec![scenario::builtin_quick(&opts)]);
     }
     files
         .iter()
-        .map(|f| scenario::load_file(f, &opts).map_err(|e| InputError(e.to_string()).into()))
+        .map(|f| scenario::load_file(f, &opts).map_err(Into::into))
         .collect()
 }
 
