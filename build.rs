@@ -27,7 +27,11 @@ fn main() {
 
     // Rebuild when the commit or the index moves. Ask git for the paths rather than assuming
     // `.git/HEAD`: in a worktree `.git` is a file and the branch ref lives in the common dir.
-    let mut watched = vec!["HEAD".to_string(), "index".to_string(), "packed-refs".to_string()];
+    let mut watched = vec![
+        "HEAD".to_string(),
+        "index".to_string(),
+        "packed-refs".to_string(),
+    ];
     if let Some(branch) = run("git", &["symbolic-ref", "-q", "HEAD"]) {
         watched.push(branch); // e.g. refs/heads/probe: a commit moves this, not HEAD
     }

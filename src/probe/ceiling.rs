@@ -83,31 +83,3 @@ mod tests {
         assert!(z.compressions_per_sec.is_finite() && z.compressions_per_sec > 0.0);
     }
 }
-
-#[cfg(test)]
-mod measure_tmp {
-    #[test]
-    #[ignore]
-    fn print_ceiling() {
-        for _ in 0..3 {
-            let c = super::calibrate(std::time::Duration::from_secs(3));
-            eprintln!("CEILING {:.0} compressions/s = {:.3} GB/s, naive {:.0} H/s", c.compressions_per_sec, c.compressions_per_sec * 64.0 / 1e9, c.naive_hashes_per_sec);
-        }
-    }
-    #[test]
-    #[ignore]
-    fn print_profile_rate() {
-        for hz in [99u32, 250, 997, 4999] {
-            let p = crate::probe::profiler::Profiler::start(hz).unwrap();
-            let t = std::time::Instant::now();
-            let mut s = [0u32; 8];
-            let b = [[1u8; 64]; 64];
-            while t.elapsed() < std::time::Duration::from_secs(1) { sha2::block_api::compress256(&mut s, &b); }
-            std::hint::black_box(s);
-            let prof = p.finish().unwrap();
-            let sha = prof.folded.lines().filter(|l| l.contains("x86_sha")).count();
-            eprintln!("RATE {hz} Hz: {} samples in 1 s busy; {} sha lines", prof.samples, sha);
-            if hz == 997 { eprintln!("{}", prof.folded.lines().max_by_key(|l| l.rsplit_once(' ').unwrap().1.parse::<u64>().unwrap()).unwrap()); }
-        }
-    }
-}

@@ -46,7 +46,13 @@ pub fn summarize(h: &Histogram<u64>) -> Result<LatencySummary, ProbeError> {
         .serialize(h, &mut bytes)
         .map_err(|e| ProbeError::Histogram(format!("V2 serialization failed: {e:?}")))?;
     let empty = h.is_empty();
-    let q = |quantile: f64| if empty { 0 } else { h.value_at_quantile(quantile) };
+    let q = |quantile: f64| {
+        if empty {
+            0
+        } else {
+            h.value_at_quantile(quantile)
+        }
+    };
     Ok(LatencySummary {
         count: h.len(),
         min_ns: if empty { 0 } else { h.min() },
@@ -124,7 +130,10 @@ mod tests {
 
     #[test]
     fn decode_rejects_garbage() {
-        assert!(matches!(decode("not base64!"), Err(ProbeError::Histogram(_))));
+        assert!(matches!(
+            decode("not base64!"),
+            Err(ProbeError::Histogram(_))
+        ));
         let e = decode(&STANDARD.encode(b"0123456789")).unwrap_err();
         assert!(e.to_string().contains("V2"), "{e}");
     }

@@ -11,8 +11,9 @@ use std::fs;
 use serde::{Deserialize, Serialize};
 
 /// The `/proc/cpuinfo` flags relevant to our backends, in this order.
-pub const FLAGS_OF_INTEREST: [&str; 6] =
-    ["sha_ni", "sse4_1", "avx2", "avx512f", "avx512bw", "avx512vl"];
+pub const FLAGS_OF_INTEREST: [&str; 6] = [
+    "sha_ni", "sse4_1", "avx2", "avx512f", "avx512bw", "avx512vl",
+];
 
 /// Where a report was measured. See [`Fingerprint::comparable_key`] for what must match
 /// between two reports.

@@ -378,7 +378,10 @@ mod tests {
         let seen = thread_cpu_time_ns(other).expect("a live thread of this process");
         done_tx.send(()).unwrap();
         let at_end = t.join().unwrap();
-        assert!(at_start <= seen && seen <= at_end, "{at_start} {seen} {at_end}");
+        assert!(
+            at_start <= seen && seen <= at_end,
+            "{at_start} {seen} {at_end}"
+        );
         assert_eq!(thread_cpu_time_ns(-1), None);
     }
 

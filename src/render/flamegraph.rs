@@ -85,7 +85,12 @@ pub fn validate_folded(text: &str) -> Result<usize, RenderError> {
         match parse_line(line) {
             Ok(Some(_)) => stacks += 1,
             Ok(None) => {}
-            Err(reason) => return Err(RenderError::Folded { line: i + 1, reason }),
+            Err(reason) => {
+                return Err(RenderError::Folded {
+                    line: i + 1,
+                    reason,
+                })
+            }
         }
     }
     Ok(stacks)
@@ -215,7 +220,10 @@ mod tests {
         );
         // Same hashes: counts kept (in milli-samples).
         let (same, _) = scaled_diff(BEFORE, 500, AFTER, 500).unwrap();
-        assert!(same.contains("main;scan;compress256 100000 100000\n"), "{same}");
+        assert!(
+            same.contains("main;scan;compress256 100000 100000\n"),
+            "{same}"
+        );
     }
 
     #[test]
