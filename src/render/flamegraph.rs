@@ -1,0 +1,287 @@
+//! Flamegraphs (inferno) from collapsed stacks, and differential flamegraphs that compare two
+//! profiles *per hash*.
+//!
+//! Owns: turning folded text into SVG. Must not: profile (that is `probe::profiler`) or read
+//! anything but the folded text it is given — `render REPORT.json` redraws from stored text.
+//!
+//! Why a differential flamegraph is scaled by hashes: samples follow CPU time, so a faster
+//! build that does more hashes in the same time has just as many samples. Dividing each side
+//! by its hash count turns "samples" into "CPU time per hash", and then red (more) and blue
+//! (less) mean what a reader expects. The thread-name root frame is stripped first, because
+//! worker names differ between runs (and between thread counts) and would otherwise keep the
+//! two sides' stacks from ever lining up.
+
+use std::collections::BTreeMap;
+
+use inferno::flamegraph::{self, Options};
+
+use super::RenderError;
+
+/// Fixed-point factor for scaled counts: inferno wants integer counts, and a handful of
+/// samples scaled by a hash ratio would otherwise round to nothing.
+const MILLI: f64 = 1000.0;
+
+/// An SVG flamegraph of `folded` (collapsed stacks, one "frames count" per line).
+pub fn flamegraph_svg(folded: &str, title: &str) -> Result<Vec<u8>, RenderError> {
+    let lines = validate_folded(folded)?;
+    if lines == 0 {
+        return Err(RenderError::EmptyProfile {
+            what: title.to_string(),
+        });
+    }
+    let mut opts = options(title);
+    let mut svg = Vec::new();
+    flamegraph::from_lines(&mut opts, folded.lines(), &mut svg)?;
+    Ok(svg)
+}
+
+/// Differential flamegraph: strip the root (thread-name) frame from both sides, scale each
+/// side's counts by its hashes (so colours mean more/less time per hash), inferno differential.
+/// Widths show the `after` profile; red frames take more time per hash after, blue less.
+pub fn diff_flamegraph_svg(
+    before: &str,
+    before_hashes: u64,
+    after: &str,
+    after_hashes: u64,
+    title: &str,
+) -> Result<Vec<u8>, RenderError> {
+    let (diff, reference_hashes) = scaled_diff(before, before_hashes, after, after_hashes)?;
+    if diff.is_empty() {
+        return Err(RenderError::EmptyProfile {
+            what: title.to_string(),
+        });
+    }
+    let mut opts = options(title);
+    opts.count_name = format!("milli-samples per {reference_hashes} hashes");
+    opts.subtitle = Some(format!(
+        "per hash: before {before_hashes} hashes, after {after_hashes}; \
+         red = more time per hash after, blue = less"
+    ));
+    let mut svg = Vec::new();
+    flamegraph::from_lines(&mut opts, diff.lines(), &mut svg)?;
+    Ok(svg)
+}
+
+/// Drops the first frame (the thread name) of every stack and merges stacks that become
+/// identical, e.g. the same call path on `mb-worker-0` and `mb-worker-1`. A stack that was only
+/// a root frame becomes `[unknown]`. Lines that are not "stack count" are dropped (validate
+/// first with [`validate_folded`] to report them). Output lines are sorted.
+pub fn strip_root_frame(folded: &str) -> String {
+    let mut merged: BTreeMap<&str, u64> = BTreeMap::new();
+    for (stack, count) in folded.lines().filter_map(|l| parse_line(l).ok().flatten()) {
+        let rest = stack.split_once(';').map_or("[unknown]", |(_, rest)| rest);
+        let slot = merged.entry(rest).or_default();
+        *slot = slot.saturating_add(count);
+    }
+    to_folded(&merged)
+}
+
+/// Parse check used for CLI errors: is this text collapsed stacks? Returns the number of stack
+/// lines (blank lines are allowed and not counted), or `RenderError::Folded` with the 1-based
+/// number of the first bad line.
+pub fn validate_folded(text: &str) -> Result<usize, RenderError> {
+    let mut stacks = 0;
+    for (i, line) in text.lines().enumerate() {
+        match parse_line(line) {
+            Ok(Some(_)) => stacks += 1,
+            Ok(None) => {}
+            Err(reason) => {
+                return Err(RenderError::Folded {
+                    line: i + 1,
+                    reason,
+                })
+            }
+        }
+    }
+    Ok(stacks)
+}
+
+/// `Ok(None)` for a blank line, `Ok(Some((stack, count)))` for a stack line.
+fn parse_line(line: &str) -> Result<Option<(&str, u64)>, String> {
+    let line = line.trim_end();
+    if line.trim().is_empty() {
+        return Ok(None);
+    }
+    let (stack, count) = line
+        .rsplit_once(' ')
+        .ok_or_else(|| "no space before a sample count".to_string())?;
+    let count = count
+        .parse::<u64>()
+        .map_err(|_| format!("sample count {count:?} is not a non-negative integer"))?;
+    let stack = stack.trim_end();
+    if stack.is_empty() {
+        return Err("no frames before the sample count".into());
+    }
+    Ok(Some((stack, count)))
+}
+
+fn to_folded(stacks: &BTreeMap<&str, u64>) -> String {
+    let mut out = String::new();
+    for (stack, count) in stacks {
+        out.push_str(stack);
+        out.push(' ');
+        out.push_str(&count.to_string());
+        out.push('\n');
+    }
+    out
+}
+
+/// The three-column input of a differential flamegraph ("stack before after", sorted), both
+/// sides stripped of their root frame and scaled to the smaller hash count, in milli-samples,
+/// and that reference hash count. A side with twice the hashes has its counts halved.
+fn scaled_diff(
+    before: &str,
+    before_hashes: u64,
+    after: &str,
+    after_hashes: u64,
+) -> Result<(String, u64), RenderError> {
+    validate_folded(before)?;
+    validate_folded(after)?;
+    if before_hashes == 0 {
+        return Err(RenderError::ZeroHashes { side: "before" });
+    }
+    if after_hashes == 0 {
+        return Err(RenderError::ZeroHashes { side: "after" });
+    }
+    let reference = before_hashes.min(after_hashes);
+    let before = scale(&strip_root_frame(before), reference, before_hashes);
+    let after = scale(&strip_root_frame(after), reference, after_hashes);
+
+    let mut diff = Vec::new();
+    inferno::differential::from_readers(
+        inferno::differential::Options::default(), // no normalize: we scaled by hashes
+        before.as_bytes(),
+        after.as_bytes(),
+        &mut diff,
+    )?;
+    // inferno writes lines in hash-map order; sort for reproducible output.
+    let diff = String::from_utf8(diff).map_err(|e| {
+        RenderError::Inferno(std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    })?;
+    let mut lines: Vec<&str> = diff.lines().collect();
+    lines.sort_unstable();
+    let mut out = lines.join("\n");
+    if !out.is_empty() {
+        out.push('\n');
+    }
+    Ok((out, reference))
+}
+
+/// Multiplies every count by `MILLI · reference / hashes`, rounding to the nearest integer.
+fn scale(folded: &str, reference: u64, hashes: u64) -> String {
+    let factor = MILLI * reference as f64 / hashes as f64;
+    let mut out = String::new();
+    for (stack, count) in folded.lines().filter_map(|l| parse_line(l).ok().flatten()) {
+        out.push_str(stack);
+        out.push(' ');
+        out.push_str(&((count as f64 * factor).round() as u64).to_string());
+        out.push('\n');
+    }
+    out
+}
+
+fn options(title: &str) -> Options<'static> {
+    let mut opts = Options::default();
+    opts.title = title.to_string();
+    // Colour by a hash of the function name, so the same function has the same colour in
+    // every flamegraph of a report and across reports.
+    opts.hash = true;
+    opts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BEFORE: &str = "mb-worker-0;main;scan;compress256 60\n\
+                          mb-worker-1;main;scan;compress256 40\n\
+                          mb-worker-0;main;scan;check 10\n";
+    const AFTER: &str = "mb-worker-0;main;scan;compress256 100\n\
+                         mb-worker-0;main;scan;check 4\n\
+                         mb-worker-0 2\n";
+
+    #[test]
+    fn strip_merges_stacks_of_two_threads() {
+        assert_eq!(
+            strip_root_frame(BEFORE),
+            "main;scan;check 10\nmain;scan;compress256 100\n"
+        );
+        assert!(strip_root_frame(AFTER).contains("[unknown] 2\n"));
+    }
+
+    #[test]
+    fn diff_scales_each_side_by_its_hashes() {
+        // `after` did twice the hashes: its counts are halved relative to `before`.
+        let (diff, reference) = scaled_diff(BEFORE, 1_000, AFTER, 2_000).unwrap();
+        assert_eq!(reference, 1_000);
+        assert_eq!(
+            diff,
+            "[unknown] 0 1000\nmain;scan;check 10000 2000\nmain;scan;compress256 100000 50000\n"
+        );
+        // Same hashes: counts kept (in milli-samples).
+        let (same, _) = scaled_diff(BEFORE, 500, AFTER, 500).unwrap();
+        assert!(
+            same.contains("main;scan;compress256 100000 100000\n"),
+            "{same}"
+        );
+    }
+
+    #[test]
+    fn diff_svg_is_produced() {
+        let svg = diff_flamegraph_svg(BEFORE, 1_000, AFTER, 2_000, "before vs after").unwrap();
+        let svg = String::from_utf8(svg).unwrap();
+        assert!(svg.starts_with("<?xml") || svg.starts_with("<svg"));
+        assert!(svg.contains("compress256"));
+        assert!(svg.contains("before vs after"));
+        // The root frames are gone: no worker names in the picture.
+        assert!(!svg.contains("mb-worker-0"));
+    }
+
+    #[test]
+    fn diff_refuses_zero_hashes_and_bad_text() {
+        assert!(matches!(
+            diff_flamegraph_svg(BEFORE, 0, AFTER, 1, "t"),
+            Err(RenderError::ZeroHashes { side: "before" })
+        ));
+        assert!(matches!(
+            diff_flamegraph_svg(BEFORE, 1, AFTER, 0, "t"),
+            Err(RenderError::ZeroHashes { side: "after" })
+        ));
+        assert!(matches!(
+            diff_flamegraph_svg("a;b x\n", 1, AFTER, 1, "t"),
+            Err(RenderError::Folded { line: 1, .. })
+        ));
+    }
+
+    #[test]
+    fn validate_counts_lines_and_names_the_first_bad_one() {
+        assert_eq!(validate_folded(BEFORE).unwrap(), 3);
+        assert_eq!(validate_folded("\n a;b 1\n\n").unwrap(), 1);
+        assert_eq!(validate_folded("").unwrap(), 0);
+        for (text, bad_line) in [
+            ("a;b 1\nnot folded\n", 2),
+            ("a;b 1\na;b -3\n", 2),
+            ("a;b 1\na;b 1.5\n", 2),
+            ("a;b 1\nc 2\n 7\n", 3),
+            ("{\"schema\": 1}\n", 1),
+        ] {
+            match validate_folded(text) {
+                Err(RenderError::Folded { line, .. }) => assert_eq!(line, bad_line, "{text:?}"),
+                other => panic!("{text:?}: {other:?}"),
+            }
+        }
+        let msg = validate_folded("x\n").unwrap_err().to_string();
+        assert!(msg.starts_with("line 1:"), "{msg}");
+    }
+
+    #[test]
+    fn flamegraph_svg_contains_frames_and_rejects_empty() {
+        let svg = String::from_utf8(flamegraph_svg(BEFORE, "one").unwrap()).unwrap();
+        assert!(svg.starts_with("<?xml") || svg.starts_with("<svg"));
+        assert!(svg.contains("compress256") && svg.contains("mb-worker-1"));
+        assert!(matches!(
+            flamegraph_svg("\n", "empty"),
+            Err(RenderError::EmptyProfile { .. })
+        ));
+    }
+}
