@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{bounded, unbounded, Receiver, Select, Sender, TryRecvError, TrySendError};
 
 use super::job::Epoch;
-use super::{new_histogram, nanos, spawn_helper, spawn_worker, SchedError, Shared, Thread, Worker};
+use super::{nanos, new_histogram, spawn_helper, spawn_worker, SchedError, Shared, Thread, Worker};
 use crate::pow::{Hit, NonceRange};
 
 /// Queued batches per worker: enough that a worker finishing a batch finds the next one waiting,

@@ -25,6 +25,8 @@ mod chunked;
 pub mod job;
 mod rayon_pool;
 mod stride;
+#[cfg(test)]
+mod tests;
 
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -38,8 +40,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::pow::{verify_hits, Backend, BackendError, BackendKind, Header, Hit, NonceRange, Work};
 
-use job::{Epoch, JobBoard, Mode};
 pub use job::{rolled_header, ROLL_BIT};
+use job::{Epoch, JobBoard, Mode};
 
 /// How many workers, how big a batch, whether to pin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -470,9 +472,6 @@ impl Shared {
         }
         self.failed.store(true, Ordering::Release);
         self.board.request_stop();
-        // Wake `wait_ready` too, in case the failure comes before every worker reported.
-        let _ready = lock(&self.ready);
-        self.ready_changed.notify_all();
     }
 
     fn take_failure(&self) -> Option<SchedError> {
@@ -506,11 +505,14 @@ impl Shared {
         self.ready_changed.notify_all();
     }
 
-    /// Waits until every worker reported its tid, or fails.
+    /// Waits until every worker reported its tid. Reporting is each worker's first act, before
+    /// it can fail, so a failure elsewhere does not end the wait early: `start` still returns a
+    /// session, whose `failed()` and `finish` then tell. Only a worker that never starts (the
+    /// deadline) is a start-up error.
     fn wait_ready(&self) -> Result<(), SchedError> {
         let deadline = Instant::now() + READY_TIMEOUT;
         let mut ready = lock(&self.ready);
-        while *ready < self.threads && !self.board.should_stop() {
+        while *ready < self.threads {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return Err(SchedError::Spawn(format!(
@@ -526,12 +528,6 @@ impl Shared {
                 .wait_timeout(ready, left)
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
-        }
-        if *ready < self.threads {
-            drop(ready);
-            return Err(self.take_failure().unwrap_or_else(|| {
-                SchedError::Spawn(format!("a {} worker stopped before it started", self.kind))
-            }));
         }
         Ok(())
     }
@@ -1004,7 +1000,6 @@ fn launch(
 
 // ---------------------------------------------------------------------------------------------
 // Scheduler names.
-
 
 /// The schedulers minebench knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
