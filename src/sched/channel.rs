@@ -12,6 +12,11 @@
 //! The send instant is taken only once the channel has room (the dispatcher waits for readiness
 //! with `Select`, then stamps and sends), so the queue-wait histogram measures time in the queue,
 //! not time the dispatcher spent blocked on a full one.
+//!
+//! Cost to know when reading results: crossbeam spins and then yields a few times before a
+//! waiting thread parks, so on a machine whose cores are all busy the dispatcher (an extra
+//! thread) competes for CPU with the workers, and small batches can leave workers waiting for an
+//! empty queue. That is part of what this scheduler measures; larger batches hide it.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -115,9 +120,13 @@ fn dispatch(shared: &Shared, work_tx: Sender<Batch>, done_rx: Receiver<Done>) {
     let mut epoch = board.current();
     let mut left = epoch.range;
     {
+        // Wait only for room in the queue, not for results too: a worker that finishes a batch
+        // both reports and takes the next one, so waking on either would wake the dispatcher
+        // twice per batch. Results are drained (without blocking) at every wake-up instead; they
+        // carry the worker's batch-end instant, so publishing them a little later changes no
+        // measurement.
         let mut select = Select::new();
         let send_op = select.send(&work_tx);
-        select.recv(&done_rx);
         'feed: loop {
             loop {
                 match done_rx.try_recv() {
@@ -158,7 +167,7 @@ fn dispatch(shared: &Shared, work_tx: Sender<Batch>, done_rx: Receiver<Done>) {
                         Err(TrySendError::Disconnected(_)) => break,
                     }
                 }
-                // A result is waiting, or the tick passed: loop to drain and re-check.
+                // The tick passed (the queue stayed full): loop to drain and re-check.
                 _ => {}
             }
         }

@@ -9,20 +9,20 @@
 //! - [`start`] opens a continuous [`Session`]: workers hash until [`Session::finish`], follow job
 //!   switches ([`Session::switch_job`]) and roll to a fresh header when a 2^32 space runs out.
 //!
-//! Per worker, everything hot is owned by that worker: its [`Worker`] record (counters and
+//! Per worker, everything hot is owned by that worker: its `Worker` record (counters and
 //! histograms, no sharing) and one cache-line-padded slot of atomics that the session reads
 //! (`hashes`, current job, tid). Counting happens once per batch, never per hash; the only locks
 //! a worker takes are for publishing hits (only when a batch found some) and on epoch changes.
 //!
 //! The schedulers differ only in how a worker gets its next batch: `stride` and `chunked` compute
 //! a static share per epoch, `atomic` takes batches from a shared counter (all three run the same
-//! pull loop, [`pull_loop`]); `rayon` lets a work-stealing pool split the epoch's batches; `channel`
+//! pull loop, `pull_loop`); `rayon` lets a work-stealing pool split the epoch's batches; `channel`
 //! has a dispatcher thread feed batches through a bounded channel.
 
 mod atomic;
 mod channel;
 mod chunked;
-pub mod job;
+mod job;
 mod rayon_pool;
 mod stride;
 #[cfg(test)]

@@ -96,6 +96,7 @@ fn batch(shared: &Shared, epoch: &Epoch, b: u64) -> Result<(), Halt> {
         let worker = slot
             .as_mut()
             .expect("the pool's start handler gives every pool thread a Worker before any job");
+        debug_assert_eq!(rayon::current_thread_index(), Some(worker.index));
         worker
             .run_and_publish(shared, epoch, range)
             .map_err(|_| Halt::Stop)
