@@ -40,7 +40,12 @@ fn print_plans(plans: &[Plan], json: bool) -> Result<u8> {
     }
     let mut text = String::new();
     for p in plans {
-        text.push_str(&format!("scenario {} ({}): {} cases\n", p.name, p.source, p.cases.len()));
+        text.push_str(&format!(
+            "scenario {} ({}): {} cases\n",
+            p.name,
+            p.source,
+            p.cases.len()
+        ));
         for c in &p.cases {
             match &c.skip {
                 None => text.push_str(&format!("  {}\n", c.id)),
@@ -59,15 +64,29 @@ pub fn run(args: &RunArgs) -> Result<u8> {
     }
     ensure_writable(&args.out)?;
     let stop = run::interrupt_flag();
-    let opts = RunOptions { out_root: args.out.clone(), profile: !args.no_profile, calibrate: true };
+    let opts = RunOptions {
+        out_root: args.out.clone(),
+        profile: !args.no_profile,
+        calibrate: true,
+    };
     let mut code = 0;
     for plan in &plans {
         let started = SystemTime::now();
         let dir = run::create_run_dir(&args.out, plan, started)
             .map_err(|e| InputError(format!("--out: {e}")))?;
-        eprintln!("running {} ({} cases) into {}", plan.name, plan.cases.len(), dir.display());
-        let outcome = run::execute(plan, &opts, &dir, started, &stop)
-            .with_context(|| format!("scenario {} (partial report in {})", plan.name, dir.display()))?;
+        eprintln!(
+            "running {} ({} cases) into {}",
+            plan.name,
+            plan.cases.len(),
+            dir.display()
+        );
+        let outcome = run::execute(plan, &opts, &dir, started, &stop).with_context(|| {
+            format!(
+                "scenario {} (partial report in {})",
+                plan.name,
+                dir.display()
+            )
+        })?;
         let written = super::render::render_dir(&outcome.report, &outcome.dir)?;
         super::emit(&minebench::render::table::summary(&outcome.report))?;
         eprintln!("report: {}", outcome.report_path.display());
@@ -86,8 +105,12 @@ pub fn run(args: &RunArgs) -> Result<u8> {
 /// nothing is left behind if it is not.
 fn ensure_writable(out: &Path) -> Result<()> {
     let existed = out.exists();
-    std::fs::create_dir_all(out)
-        .map_err(|e| InputError(format!("--out {}: cannot create directory: {e}", out.display())))?;
+    std::fs::create_dir_all(out).map_err(|e| {
+        InputError(format!(
+            "--out {}: cannot create directory: {e}",
+            out.display()
+        ))
+    })?;
     let probe = out.join(format!(".minebench-write-test-{}", std::process::id()));
     let result = std::fs::write(&probe, b"");
     let _ = std::fs::remove_file(&probe);

@@ -5,13 +5,23 @@ use crate::report::Report;
 /// A fixed-width table: one row per case, hash rate with its 95 % CI, scaling, shares.
 pub fn summary(report: &Report) -> String {
     let mut out = String::new();
-    let id_width = report.cases.iter().map(|c| c.id.len()).max().unwrap_or(4).max(4);
+    let id_width = report
+        .cases
+        .iter()
+        .map(|c| c.id.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
     out.push_str(&format!(
         "{:<id_width$}  {:>10}  {:>21}  {:>6}  {:>7}  {:>13}\n",
         "case", "MH/s", "95% CI", "cv %", "scaling", "shares f/exp"
     ));
     for c in &report.cases {
-        let scaling = c.efficiency.scaling.map(|s| format!("{s:.3}")).unwrap_or_else(|| "-".into());
+        let scaling = c
+            .efficiency
+            .scaling
+            .map(|s| format!("{s:.3}"))
+            .unwrap_or_else(|| "-".into());
         out.push_str(&format!(
             "{:<id_width$}  {:>10.3}  {:>10.3}..{:<10.3} {:>6.2}  {:>7}  {:>6}/{:<6.1}{}\n",
             c.id,

@@ -36,10 +36,17 @@ pub enum ReportError {
     #[error("case {0}: no samples were measured")]
     NoSamples(String),
     #[error("case {case}: {what}: {message}")]
-    Histogram { case: String, what: &'static str, message: String },
+    Histogram {
+        case: String,
+        what: &'static str,
+        message: String,
+    },
 }
 
-pub fn case_report(m: CaseMeasurement, ceiling: Option<&Ceiling>) -> Result<CaseReport, ReportError> {
+pub fn case_report(
+    m: CaseMeasurement,
+    ceiling: Option<&Ceiling>,
+) -> Result<CaseReport, ReportError> {
     let id = m.case.id.clone();
     let rates: Vec<f64> = m.samples.iter().map(Sample::hashes_per_sec).collect();
     let hash_rate = stats::summarize(&rates).ok_or_else(|| ReportError::NoSamples(id.clone()))?;
@@ -55,18 +62,33 @@ pub fn case_report(m: CaseMeasurement, ceiling: Option<&Ceiling>) -> Result<Case
         plausible: poisson_p >= POISSON_ALPHA,
     };
 
-    let summary = |what: &'static str, h: Option<Histogram<u64>>| -> Result<Option<LatencySummary>, ReportError> {
+    let summary = |what: &'static str,
+                   h: Option<Histogram<u64>>|
+     -> Result<Option<LatencySummary>, ReportError> {
         match h {
-            Some(h) if !h.is_empty() => latency::summarize(&h).map(Some).map_err(|e| {
-                ReportError::Histogram { case: id.clone(), what, message: e.to_string() }
-            }),
+            Some(h) if !h.is_empty() => {
+                latency::summarize(&h)
+                    .map(Some)
+                    .map_err(|e| ReportError::Histogram {
+                        case: id.clone(),
+                        what,
+                        message: e.to_string(),
+                    })
+            }
             _ => Ok(None),
         }
     };
     let batch = latency::merge(m.workers.iter().map(|w| w.batch_latency_ns.clone()));
-    let queue: Vec<Histogram<u64>> =
-        m.workers.iter().filter_map(|w| w.queue_wait_ns.clone()).collect();
-    let queue_wait = if queue.is_empty() { None } else { Some(latency::merge(queue)) };
+    let queue: Vec<Histogram<u64>> = m
+        .workers
+        .iter()
+        .filter_map(|w| w.queue_wait_ns.clone())
+        .collect();
+    let queue_wait = if queue.is_empty() {
+        None
+    } else {
+        Some(latency::merge(queue))
+    };
     let mut switch_hist = latency::new_histogram();
     let mut missed = 0;
     for switch in &m.job_switches {
@@ -190,5 +212,10 @@ pub fn fill_scaling(cases: &mut [CaseReport]) {
 }
 
 fn scaling_key(c: &CaseReport) -> String {
-    format!("{}/{}/{}", c.backend.name(), c.scheduler.name(), c.difficulty.label())
+    format!(
+        "{}/{}/{}",
+        c.backend.name(),
+        c.scheduler.name(),
+        c.difficulty.label()
+    )
 }

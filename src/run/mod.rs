@@ -23,9 +23,7 @@ use crate::probe::profiler::Profiler;
 use crate::probe::threads::ThreadSample;
 use crate::probe::ProbeError;
 use crate::report::build::{case_report, fill_scaling, CaseMeasurement, ReportError};
-use crate::report::{
-    ProfileArtefacts, ProfilerOverhead, ProfilingInfo, Report, Sample, SkippedCase, SCHEMA_VERSION,
-};
+use crate::report::{ProfilerOverhead, ProfilingInfo, Report, Sample, SkippedCase, SCHEMA_VERSION};
 use crate::scenario::plan::{Case, Plan, SampleSpec};
 use crate::sched::{self, FoundHit, SchedConfig, SchedError, Session};
 
@@ -50,9 +48,15 @@ pub struct RunOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     #[error("cannot create the report directory {path}: {source}")]
-    CreateDir { path: PathBuf, source: std::io::Error },
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot write {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("case {case}: {source}")]
     Sched { case: String, source: SchedError },
     #[error("case {case}: {source}")]
@@ -92,7 +96,11 @@ pub fn interrupt_flag() -> Arc<AtomicBool> {
 
 /// Creates the run's directory (and the reports root). Called before any hashing so an
 /// unwritable `--out` fails fast with nothing measured.
-pub fn create_run_dir(out_root: &Path, plan: &Plan, started: SystemTime) -> Result<PathBuf, RunError> {
+pub fn create_run_dir(
+    out_root: &Path,
+    plan: &Plan,
+    started: SystemTime,
+) -> Result<PathBuf, RunError> {
     let base = format!("{}-{}", plan.name, clock::compact(started));
     let mut dir = out_root.join(&base);
     // Two runs of one scenario in the same second get distinct directories.
@@ -101,7 +109,10 @@ pub fn create_run_dir(out_root: &Path, plan: &Plan, started: SystemTime) -> Resu
         n += 1;
         dir = out_root.join(format!("{base}-{n}"));
     }
-    std::fs::create_dir_all(&dir).map_err(|source| RunError::CreateDir { path: dir.clone(), source })?;
+    std::fs::create_dir_all(&dir).map_err(|source| RunError::CreateDir {
+        path: dir.clone(),
+        source,
+    })?;
     Ok(dir)
 }
 
@@ -116,7 +127,9 @@ pub fn execute(
     let t_start = Instant::now();
     let report_path = dir.join("report.json");
     let profiling = opts.profile && plan.profile.flamegraph;
-    let ceiling: Option<Ceiling> = opts.calibrate.then(|| ceiling::calibrate(CEILING_CALIBRATION));
+    let ceiling: Option<Ceiling> = opts
+        .calibrate
+        .then(|| ceiling::calibrate(CEILING_CALIBRATION));
     let mut report = Report {
         schema: SCHEMA_VERSION.to_string(),
         minebench_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -136,7 +149,12 @@ pub fn execute(
         skipped: plan
             .cases
             .iter()
-            .filter_map(|c| c.skip.as_ref().map(|r| SkippedCase { id: c.id.clone(), reason: r.clone() }))
+            .filter_map(|c| {
+                c.skip.as_ref().map(|r| SkippedCase {
+                    id: c.id.clone(),
+                    reason: r.clone(),
+                })
+            })
             .collect(),
     };
     for s in &report.skipped {
@@ -157,7 +175,14 @@ pub fn execute(
             break;
         }
         bar.set_message(case.id.clone());
-        let ctx = CaseContext { plan, dir, profiling, measure_overhead, stop, bar: &bar };
+        let ctx = CaseContext {
+            plan,
+            dir,
+            profiling,
+            measure_overhead,
+            stop,
+            bar: &bar,
+        };
         let Some((m, overhead)) = run_case(case, &ctx)? else {
             report.interrupted = true;
             break;
@@ -190,7 +215,11 @@ pub fn execute(
     report.finished_at = clock::rfc3339(SystemTime::now());
     report.wall_ns = t_start.elapsed().as_nanos() as u64;
     output::write_report(&report_path, &report)?;
-    Ok(RunOutcome { report, dir: dir.to_path_buf(), report_path })
+    Ok(RunOutcome {
+        report,
+        dir: dir.to_path_buf(),
+        report_path,
+    })
 }
 
 struct CaseContext<'a> {
@@ -212,7 +241,9 @@ struct JobClock {
 
 impl JobClock {
     fn tick(&mut self, session: &Session, now: Instant) {
-        let Some(interval) = self.interval else { return };
+        let Some(interval) = self.interval else {
+            return;
+        };
         while now >= self.next_at {
             let header = self.work.header.next_job(self.next_id);
             session.switch_job(Work::new(header, self.work.target));
@@ -229,7 +260,13 @@ enum Until {
 
 /// Keeps the session company until `until`: switches jobs on time and collects hits. Returns
 /// false if a worker failed (the caller then calls `finish` to get the error).
-fn wait(session: &Session, until: Until, jobs: &mut JobClock, hits: &mut Vec<FoundHit>, stop: Option<&AtomicBool>) -> bool {
+fn wait(
+    session: &Session,
+    until: Until,
+    jobs: &mut JobClock,
+    hits: &mut Vec<FoundHit>,
+    stop: Option<&AtomicBool>,
+) -> bool {
     loop {
         if session.failed() {
             return false;
@@ -253,7 +290,12 @@ fn wait(session: &Session, until: Until, jobs: &mut JobClock, hits: &mut Vec<Fou
 }
 
 /// One sample window: `(hashes, elapsed, start, end)`.
-fn sample(session: &Session, spec: &SampleSpec, jobs: &mut JobClock, hits: &mut Vec<FoundHit>) -> Option<(Sample, Instant, Instant)> {
+fn sample(
+    session: &Session,
+    spec: &SampleSpec,
+    jobs: &mut JobClock,
+    hits: &mut Vec<FoundHit>,
+) -> Option<(Sample, Instant, Instant)> {
     let h0 = session.hashes();
     let t0 = Instant::now();
     let until = match *spec {
@@ -265,7 +307,10 @@ fn sample(session: &Session, spec: &SampleSpec, jobs: &mut JobClock, hits: &mut 
     }
     let h1 = session.hashes();
     let t1 = Instant::now();
-    let s = Sample { hashes: h1 - h0, elapsed_ns: (t1 - t0).as_nanos().max(1) as u64 };
+    let s = Sample {
+        hashes: h1 - h0,
+        elapsed_ns: (t1 - t0).as_nanos().max(1) as u64,
+    };
     Some((s, t0, t1))
 }
 
@@ -274,16 +319,25 @@ type CaseResult = Option<(CaseMeasurement, Option<ProfilerOverhead>)>;
 fn run_case(case: &Case, ctx: &CaseContext<'_>) -> Result<CaseResult, RunError> {
     let plan = ctx.plan;
     let id = case.id.clone();
-    let backend: Arc<dyn Backend> = Arc::from(
-        case.backend.instantiate().map_err(|source| RunError::Backend { case: id.clone(), source })?,
-    );
+    let backend: Arc<dyn Backend> =
+        Arc::from(
+            case.backend
+                .instantiate()
+                .map_err(|source| RunError::Backend {
+                    case: id.clone(),
+                    source,
+                })?,
+        );
     let work = Work::new(plan.work.header.header(), case.difficulty.target());
     let cfg = SchedConfig {
         threads: case.threads,
         batch: plan.measure.batch,
         pin_threads: plan.measure.pin_threads,
     };
-    let sched_err = |source| RunError::Sched { case: id.clone(), source };
+    let sched_err = |source| RunError::Sched {
+        case: id.clone(),
+        source,
+    };
     let session = sched::start(case.scheduler, backend, work, &cfg).map_err(sched_err)?;
     let mut jobs = JobClock {
         interval: plan.measure.job_interval_ns.map(Duration::from_nanos),
@@ -299,9 +353,14 @@ fn run_case(case: &Case, ctx: &CaseContext<'_>) -> Result<CaseResult, RunError> 
     hits.clear();
 
     let tids = session.worker_tids();
-    let before: Vec<Result<ThreadSample, String>> =
-        tids.iter().map(|&t| ThreadSample::capture(t).map_err(|e| e.to_string())).collect();
-    let profile_err = |source| RunError::Profile { case: id.clone(), source };
+    let before: Vec<Result<ThreadSample, String>> = tids
+        .iter()
+        .map(|&t| ThreadSample::capture(t).map_err(|e| e.to_string()))
+        .collect();
+    let profile_err = |source| RunError::Profile {
+        case: id.clone(),
+        source,
+    };
     let profiler = if ctx.profiling && ok {
         Some(Profiler::start(plan.profile.frequency_hz).map_err(profile_err)?)
     } else {
@@ -325,7 +384,10 @@ fn run_case(case: &Case, ctx: &CaseContext<'_>) -> Result<CaseResult, RunError> 
         }
     }
     let profile = match profiler {
-        Some(p) => Some((p.finish().map_err(profile_err)?, session.hashes() - profile_h0)),
+        Some(p) => Some((
+            p.finish().map_err(profile_err)?,
+            session.hashes() - profile_h0,
+        )),
         None => None,
     };
 
@@ -336,18 +398,21 @@ fn run_case(case: &Case, ctx: &CaseContext<'_>) -> Result<CaseResult, RunError> 
         let mut on = Vec::new();
         let mut scratch = Vec::new();
         for _ in 0..OVERHEAD_ROUNDS {
-            if let Some((s, _, _)) = sample(&session, &plan.measure.sample, &mut jobs, &mut scratch) {
+            if let Some((s, _, _)) = sample(&session, &plan.measure.sample, &mut jobs, &mut scratch)
+            {
                 off.push(s.hashes_per_sec());
             }
             let p = Profiler::start(plan.profile.frequency_hz).map_err(profile_err)?;
-            if let Some((s, _, _)) = sample(&session, &plan.measure.sample, &mut jobs, &mut scratch) {
+            if let Some((s, _, _)) = sample(&session, &plan.measure.sample, &mut jobs, &mut scratch)
+            {
                 on.push(s.hashes_per_sec());
             }
             p.finish().map_err(profile_err)?;
         }
-        if let (Some(without), Some(with)) =
-            (crate::report::stats::median(&off), crate::report::stats::median(&on))
-        {
+        if let (Some(without), Some(with)) = (
+            crate::report::stats::median(&off),
+            crate::report::stats::median(&on),
+        ) {
             overhead = Some(ProfilerOverhead {
                 case_id: id.clone(),
                 rounds: OVERHEAD_ROUNDS,
@@ -358,8 +423,10 @@ fn run_case(case: &Case, ctx: &CaseContext<'_>) -> Result<CaseResult, RunError> 
         }
     }
 
-    let after: Vec<Result<ThreadSample, String>> =
-        tids.iter().map(|&t| ThreadSample::capture(t).map_err(|e| e.to_string())).collect();
+    let after: Vec<Result<ThreadSample, String>> = tids
+        .iter()
+        .map(|&t| ThreadSample::capture(t).map_err(|e| e.to_string()))
+        .collect();
     hits.extend(session.drain_hits());
     let outcome = session.finish().map_err(sched_err)?;
     if samples.len() < plan.measure.samples as usize {
@@ -377,7 +444,11 @@ fn run_case(case: &Case, ctx: &CaseContext<'_>) -> Result<CaseResult, RunError> 
 
     // Shares: hits found inside the sample windows; intervals between consecutive ones.
     let in_window = |at: Instant| windows.iter().any(|&(t0, t1)| at >= t0 && at <= t1);
-    let mut share_times: Vec<Instant> = hits.iter().map(|h| h.at).filter(|&at| in_window(at)).collect();
+    let mut share_times: Vec<Instant> = hits
+        .iter()
+        .map(|h| h.at)
+        .filter(|&at| in_window(at))
+        .collect();
     share_times.sort();
     let share_intervals = (share_times.len() > 1).then(|| {
         let mut h = latency::new_histogram();
@@ -405,4 +476,3 @@ fn run_case(case: &Case, ctx: &CaseContext<'_>) -> Result<CaseResult, RunError> 
     };
     Ok(Some((m, overhead)))
 }
-

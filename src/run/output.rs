@@ -29,18 +29,37 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), std::io::Error> {
 pub fn write_report(path: &Path, report: &Report) -> Result<(), RunError> {
     let mut json = serde_json::to_vec_pretty(report)?;
     json.push(b'\n');
-    write_atomic(path, &json).map_err(|source| RunError::Write { path: path.to_path_buf(), source })
+    write_atomic(path, &json).map_err(|source| RunError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// A case id as a file stem: `sha2/atomic/t2/zb20` → `sha2_atomic_t2_zb20`.
 pub fn case_stem(id: &str) -> String {
-    id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' }).collect()
+    id.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// Writes `flame/<case>.folded` and `flame/<case>.pb`; the SVG path is recorded for `render`.
-pub fn write_profile(dir: &Path, id: &str, cpu: &CpuProfile, hashes: u64) -> Result<ProfileArtefacts, RunError> {
+pub fn write_profile(
+    dir: &Path,
+    id: &str,
+    cpu: &CpuProfile,
+    hashes: u64,
+) -> Result<ProfileArtefacts, RunError> {
     let flame = dir.join("flame");
-    std::fs::create_dir_all(&flame).map_err(|source| RunError::Write { path: flame.clone(), source })?;
+    std::fs::create_dir_all(&flame).map_err(|source| RunError::Write {
+        path: flame.clone(),
+        source,
+    })?;
     let stem = case_stem(id);
     let rel = |ext: &str| format!("flame/{stem}.{ext}");
     let write = |rel: &str, bytes: &[u8]| {
