@@ -137,6 +137,8 @@ pub fn case_report(
         threads: m.case.threads,
         difficulty: m.case.difficulty,
         samples: m.samples,
+        total_hashes,
+        total_batches: m.workers.iter().map(|w| w.batches).sum(),
         hash_rate,
         efficiency,
         shares,

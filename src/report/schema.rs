@@ -86,6 +86,12 @@ pub struct CaseReport {
     pub threads: usize,
     pub difficulty: Difficulty,
     pub samples: Vec<Sample>,
+    /// Hashes done by all workers over the whole case (warm-up and probes included): the sum of
+    /// `workers[].hashes`.
+    pub total_hashes: u64,
+    /// Backend calls (batches) over the whole case: the sum of `workers[].batches`, and the count
+    /// of `latency.batch`.
+    pub total_batches: u64,
     /// Statistics of the per-sample hash rates, in hashes per second.
     pub hash_rate: RateStats,
     pub efficiency: Efficiency,

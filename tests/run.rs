@@ -1,0 +1,451 @@
+//! `minebench run` and `plan` through the binary: the report it writes, the probes around each
+//! case, Ctrl-C, and bad input (exit 2, nothing left behind).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::minebench;
+use predicates::prelude::*;
+use serde_json::Value;
+
+fn write_scenario(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, body).unwrap();
+    path
+}
+
+/// The single report directory a run created under `out`.
+fn report_dir(out: &Path) -> PathBuf {
+    let dirs: Vec<PathBuf> = std::fs::read_dir(out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir() && p.file_name().unwrap() != "baselines")
+        .collect();
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    dirs[0].clone()
+}
+
+fn read_report(dir: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(dir.join("report.json")).unwrap()).unwrap()
+}
+
+const TINY: &str = r#"
+name = "tiny"
+[work]
+header = "synthetic"
+seed = 3
+difficulty = { zero_bits = 10 }
+[matrix]
+backend = ["sha2-midstate"]
+scheduler = ["atomic", "channel"]
+threads = [1, 2]
+[measure]
+warmup = "50ms"
+samples = 3
+sample = { duration = "100ms" }
+batch = 1024
+[profile]
+flamegraph = true
+frequency = 997
+"#;
+
+#[test]
+fn a_profiled_run_writes_a_complete_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scenario = write_scenario(tmp.path(), "tiny", TINY);
+    let out = tmp.path().join("out");
+    minebench()
+        .arg("run")
+        .arg(&scenario)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("sha2-midstate/atomic/t2/zb10"));
+    let dir = report_dir(&out);
+    assert!(dir
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .starts_with("tiny-"));
+    let r = read_report(&dir);
+    assert_eq!(r["schema"], "minebench.report/v1");
+    assert_eq!(r["interrupted"], false);
+    assert_eq!(r["scenario"]["name"], "tiny");
+    assert!(r["machine"]["logical_cores"].as_u64().unwrap() >= 1);
+    assert!(r["ceiling"]["naive_hashes_per_sec"].as_f64().unwrap() > 0.0);
+    let cases = r["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 4);
+    for c in cases {
+        let id = c["id"].as_str().unwrap();
+        let samples = c["samples"].as_array().unwrap();
+        assert_eq!(samples.len(), 3, "{id}");
+        for s in samples {
+            assert!(s["hashes"].as_u64().unwrap() > 0 && s["elapsed_ns"].as_u64().unwrap() > 0);
+        }
+        let hr = &c["hash_rate"];
+        let median = hr["median"].as_f64().unwrap();
+        assert!(
+            hr["ci95_low"].as_f64().unwrap() <= median
+                && median <= hr["ci95_high"].as_f64().unwrap(),
+            "{id}"
+        );
+
+        // Per-thread stats add up to the case, and one batch-latency record per batch.
+        let workers = c["workers"].as_array().unwrap();
+        assert_eq!(
+            workers.len(),
+            c["threads"].as_u64().unwrap() as usize,
+            "{id}"
+        );
+        let sum = |k: &str| workers.iter().map(|w| w[k].as_u64().unwrap()).sum::<u64>();
+        assert_eq!(sum("hashes"), c["total_hashes"].as_u64().unwrap(), "{id}");
+        assert_eq!(sum("batches"), c["total_batches"].as_u64().unwrap(), "{id}");
+        assert_eq!(c["latency"]["batch"]["count"], c["total_batches"], "{id}");
+        // Every batch is a full 1024 nonces (1024 divides 2^32, so even a roll ends on a batch).
+        assert_eq!(
+            c["total_hashes"].as_u64().unwrap(),
+            1024 * c["total_batches"].as_u64().unwrap(),
+            "{id}"
+        );
+        let sampled: u64 = samples.iter().map(|s| s["hashes"].as_u64().unwrap()).sum();
+        assert!(sampled <= c["total_hashes"].as_u64().unwrap(), "{id}");
+        for w in workers {
+            assert!(w["tid"].as_i64().unwrap() > 0, "{id}");
+            // /proc is there on Linux: the counters are numbers, not nulls with a reason.
+            if cfg!(target_os = "linux") {
+                assert!(w["cpu_ns"].is_u64(), "{id}: {w}");
+                assert!(w["unavailable"].is_null(), "{id}: {w}");
+            }
+        }
+        assert!(c["balance"]["imbalance"].as_f64().unwrap() >= 1.0, "{id}");
+        if c["scheduler"] == "channel" {
+            assert!(
+                c["latency"]["queue_wait"]["count"].as_u64().unwrap() > 0,
+                "{id}"
+            );
+        } else {
+            assert!(c["latency"]["queue_wait"].is_null(), "{id}");
+        }
+
+        // Shares: zero_bits 10 gives ~1 per 1024 hashes; all verified, count plausible.
+        let shares = &c["shares"];
+        assert_eq!(shares["hashes"].as_u64().unwrap(), sampled, "{id}");
+        assert!(shares["found"].as_u64().unwrap() > 0, "{id}");
+        assert_eq!(shares["found"], shares["verified"], "{id}");
+        let expected = shares["expected"].as_f64().unwrap();
+        assert!(
+            (expected - sampled as f64 / 1024.0).abs() < 1e-6 * expected,
+            "{id}"
+        );
+        assert_eq!(shares["plausible"], true, "{id}: {shares}");
+        assert!(
+            c["latency"]["share_interval"]["count"].as_u64().unwrap() > 0,
+            "{id}"
+        );
+
+        // Profile artefacts: non-empty folded stacks, a protobuf that decodes with samples.
+        let profile = &c["profile"];
+        assert!(profile["samples"].as_u64().unwrap() > 0, "{id}");
+        let folded =
+            std::fs::read_to_string(dir.join(profile["folded"].as_str().unwrap())).unwrap();
+        assert!(!folded.trim().is_empty(), "{id}");
+        let pb = std::fs::read(dir.join(profile["pprof"].as_str().unwrap())).unwrap();
+        let decoded = <pprof::protos::Profile as prost::Message>::decode(pb.as_slice()).unwrap();
+        assert!(!decoded.sample.is_empty(), "{id}");
+    }
+    // Scaling is filled for the 2-thread cases against the 1-thread case of the same scheduler.
+    let t2 = cases
+        .iter()
+        .find(|c| c["id"] == "sha2-midstate/atomic/t2/zb10")
+        .unwrap();
+    assert!(t2["efficiency"]["scaling"].as_f64().unwrap() > 0.0);
+    let overhead = &r["profiling"]["overhead"];
+    assert_eq!(overhead["rounds"], 3);
+    assert!(
+        overhead["without_profiler_hashes_per_sec"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
+}
+
+#[test]
+fn no_profile_turns_probes_off() {
+    let tmp = tempfile::tempdir().unwrap();
+    let body = TINY
+        .replace(
+            r#"scheduler = ["atomic", "channel"]"#,
+            r#"scheduler = ["stride"]"#,
+        )
+        .replace("threads = [1, 2]", "threads = [1]");
+    let scenario = write_scenario(tmp.path(), "tiny", &body);
+    let out = tmp.path().join("out");
+    minebench()
+        .arg("run")
+        .arg(&scenario)
+        .arg("--out")
+        .arg(&out)
+        .arg("--no-profile")
+        .assert()
+        .success();
+    let dir = report_dir(&out);
+    let r = read_report(&dir);
+    assert_eq!(r["profiling"]["enabled"], false);
+    assert!(r["profiling"]["overhead"].is_null());
+    assert!(r["cases"][0]["profile"].is_null());
+    assert!(!dir.join("flame").exists());
+}
+
+#[test]
+fn job_switches_are_measured() {
+    let tmp = tempfile::tempdir().unwrap();
+    let body = TINY
+        .replace(
+            r#"scheduler = ["atomic", "channel"]"#,
+            r#"scheduler = ["chunked", "channel"]"#,
+        )
+        .replace("threads = [1, 2]", "threads = [2]")
+        .replace("batch = 1024", "batch = 1024\njob_interval = \"40ms\"");
+    let scenario = write_scenario(tmp.path(), "jobs", &body);
+    let out = tmp.path().join("out");
+    minebench()
+        .arg("run")
+        .arg(&scenario)
+        .arg("--out")
+        .arg(&out)
+        .arg("--no-profile")
+        .assert()
+        .success();
+    let r = read_report(&report_dir(&out));
+    for c in r["cases"].as_array().unwrap() {
+        let js = &c["job_switch"];
+        let switches = js["switches"].as_u64().unwrap();
+        assert!(switches >= 3, "{js}");
+        let lat = c["latency"]["job_switch"]["count"].as_u64().unwrap();
+        assert_eq!(lat + js["missed"].as_u64().unwrap(), switches * 2, "{js}");
+        assert!(js["stale_fraction"].as_f64().unwrap() < 1.0);
+        // Shares found on any job are still verified and plausible.
+        assert_eq!(c["shares"]["plausible"], true);
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_writes_the_finished_cases_marked_interrupted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let body = TINY
+        .replace(
+            r#"scheduler = ["atomic", "channel"]"#,
+            r#"scheduler = ["atomic", "stride", "chunked", "rayon"]"#,
+        )
+        .replace("samples = 3", "samples = 4")
+        .replace(
+            "[profile]\nflamegraph = true",
+            "[profile]\nflamegraph = false",
+        );
+    let scenario = write_scenario(tmp.path(), "long", &body);
+    let out = tmp.path().join("out");
+    let bin = assert_cmd::cargo::cargo_bin!("minebench");
+    let mut child = std::process::Command::new(bin)
+        .arg("run")
+        .arg(&scenario)
+        .arg("--out")
+        .arg(&out)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the first case is in the report, then interrupt.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        assert!(Instant::now() < deadline, "no case finished");
+        let done = std::fs::read_dir(&out)
+            .ok()
+            .and_then(|mut d| d.next())
+            .and_then(|e| std::fs::read(e.ok()?.path().join("report.json")).ok())
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+            .is_some_and(|r| !r["cases"].as_array().unwrap().is_empty());
+        if done {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SAFETY: kill(2) with a pid we spawned and a valid signal number has no memory effects.
+    let rc = unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    assert_eq!(rc, 0);
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let r = read_report(&report_dir(&out));
+    assert_eq!(r["interrupted"], true);
+    let cases = r["cases"].as_array().unwrap();
+    assert!(
+        !cases.is_empty() && cases.len() < 8,
+        "{} cases",
+        cases.len()
+    );
+    for c in cases {
+        assert_eq!(
+            c["samples"].as_array().unwrap().len(),
+            4,
+            "only whole cases are reported"
+        );
+    }
+    // No temporary files left next to the report.
+    let leftovers: Vec<_> = std::fs::read_dir(report_dir(&out))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn every_shipped_scenario_plans() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let out = minebench()
+                .arg("plan")
+                .arg(&path)
+                .arg("--json")
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}: {}",
+                path.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert!(
+                !plan["cases"].as_array().unwrap().is_empty(),
+                "{}",
+                path.display()
+            );
+            n += 1;
+        }
+    }
+    assert!(n >= 6);
+    // No argument: the built-in quick scenario.
+    minebench()
+        .arg("plan")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("built-in:quick"));
+    minebench()
+        .args(["run", "--dry-run"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("quick"));
+}
+
+/// Bad input: exit 2, a message naming file, line and key (or the flag), and no report directory.
+#[test]
+fn bad_input_exits_2_and_leaves_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "malformed",
+            TINY.replace("samples = 3", "samples = = 3"),
+            "malformed.toml:",
+        ),
+        (
+            "unknown-key",
+            TINY.replace("samples = 3", "samples = 3\nwarmpu = \"1s\""),
+            "warmpu",
+        ),
+        (
+            "unknown-backend",
+            TINY.replace(r#"["sha2-midstate"]"#, r#"["gpu"]"#),
+            "known backends",
+        ),
+        (
+            "unknown-sched",
+            TINY.replace(r#"["atomic", "channel"]"#, r#"["fifo"]"#),
+            "known schedulers",
+        ),
+        (
+            "zero-threads",
+            TINY.replace("threads = [1, 2]", "threads = [0]"),
+            "matrix.threads",
+        ),
+        (
+            "many-threads",
+            TINY.replace("threads = [1, 2]", "threads = [100000]"),
+            "matrix.threads",
+        ),
+        (
+            "zero-samples",
+            TINY.replace("samples = 3", "samples = 0"),
+            "measure.samples",
+        ),
+        (
+            "bad-duration",
+            TINY.replace(r#"duration = "100ms""#, r#"duration = "fast""#),
+            "measure.sample",
+        ),
+        (
+            "zero-bits",
+            TINY.replace("zero_bits = 10", "zero_bits = 256"),
+            "zero_bits",
+        ),
+        (
+            "empty-matrix",
+            TINY.replace(r#"["sha2-midstate"]"#, "[]"),
+            "matrix.backend",
+        ),
+        (
+            "bad-frequency",
+            TINY.replace("frequency = 997", "frequency = 0"),
+            "profile.frequency",
+        ),
+    ];
+    for (name, body, needle) in cases {
+        let scenario = write_scenario(tmp.path(), name, &body);
+        let res = minebench()
+            .arg("run")
+            .arg(&scenario)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&res.stderr);
+        assert_eq!(res.status.code(), Some(2), "{name}: {stderr}");
+        assert!(
+            stderr.contains(needle),
+            "{name}: want {needle:?} in {stderr}"
+        );
+        assert!(
+            stderr.contains(&format!("{name}.toml:")),
+            "{name}: names the file and line: {stderr}"
+        );
+        assert!(!out.exists(), "{name}: left {out:?} behind");
+    }
+    // A missing file.
+    minebench()
+        .args(["run", "no/such/file.toml", "--out"])
+        .arg(&out)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no/such/file.toml"));
+    assert!(!out.exists());
+    // An unwritable --out (a path below a regular file).
+    let file = tmp.path().join("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    let scenario = write_scenario(tmp.path(), "ok", TINY);
+    minebench()
+        .arg("run")
+        .arg(&scenario)
+        .arg("--out")
+        .arg(file.join("sub"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--out"));
+}
