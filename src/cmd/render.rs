@@ -177,6 +177,14 @@ pub fn run(args: &RenderArgs) -> Result<u8> {
         _ => PathBuf::from("."),
     };
     let out = args.out.clone().unwrap_or_else(|| report_dir.clone());
+    // A directory that cannot be made is the user's flag at fault (exit 2), unlike a write
+    // failing half-way through.
+    std::fs::create_dir_all(&out).map_err(|e| {
+        InputError(format!(
+            "--out {}: cannot create directory: {e}",
+            out.display()
+        ))
+    })?;
     let rendered = render_report(&report, &report_dir, &out)?;
     super::emit(&minebench::render::table::summary(&report))?;
     log_not_drawn(&rendered.drawn.not_drawn);
