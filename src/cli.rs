@@ -35,6 +35,12 @@ pub enum Command {
     Run(RunArgs),
     /// Print the cases a scenario expands to, without hashing anything.
     Plan(PlanArgs),
+    // -- render helper: `render` and `flame` --
+    /// Rebuild every output of a report (plots, flamegraphs, HTML, Markdown) without re-running.
+    Render(RenderArgs),
+    /// Differential flamegraph of two profiles (per hash when the hash counts are known).
+    Flame(FlameArgs),
+    // -- end render helper --
 }
 
 #[derive(Debug, Args)]
@@ -89,3 +95,36 @@ pub struct ScanArgs {
     #[arg(long)]
     pub json: bool,
 }
+
+// -- render helper: `render` and `flame` arguments --
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// The report to render (report.json of a run).
+    pub report: PathBuf,
+    /// Output directory. Default: the report's own directory.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct FlameArgs {
+    /// The two profiles, before and after. Each is a collapsed-stacks file (`x.folded`) or
+    /// `REPORT.json#CASE_ID` (that case's profile and hash count, from the report).
+    #[arg(long, num_args = 2, value_names = ["A", "B"], required = true)]
+    pub diff: Vec<String>,
+    /// Output SVG.
+    #[arg(long, default_value = "flame-diff.svg")]
+    pub out: PathBuf,
+    /// Title. Default: "A → B".
+    #[arg(long)]
+    pub title: Option<String>,
+    /// Hashes done while A (a .folded file) was profiled: with --hashes-b, scales per hash.
+    #[arg(long)]
+    pub hashes_a: Option<u64>,
+    /// Hashes done while B (a .folded file) was profiled.
+    #[arg(long)]
+    pub hashes_b: Option<u64>,
+}
+
+// -- end render helper --

@@ -1,13 +1,211 @@
-//! `minebench render REPORT.json`: rebuild every output of a report without re-running.
+//! `minebench render REPORT.json`: rebuild every output of a report without re-running — the
+//! charts, each case's flamegraph, `index.html` and `summary.md`. `run` calls [`render_dir`]
+//! after each scenario, so a run and a later `render` write the same files.
 
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use anyhow::Result;
 
-use minebench::report::Report;
+use minebench::error::InputError;
+use minebench::render::flamegraph::flamegraph_svg;
+use minebench::render::{html, markdown, plots, Drawn, NotDrawn, RenderError};
+use minebench::report::{Report, SCHEMA_VERSION};
+use minebench::run::output::write_atomic;
 
-/// Writes everything `render` knows how to draw into `dir`; returns the files written.
+use crate::cli::RenderArgs;
+
+/// Everything one render wrote and what it could not draw.
+#[derive(Debug, Default)]
+pub struct Rendered {
+    /// Files written, under the output directory.
+    pub written: Vec<PathBuf>,
+    /// What was drawn (for links) and what was not, with why.
+    pub drawn: Drawn,
+}
+
+/// Writes everything `render` knows how to draw into `dir` (the report's own directory, where
+/// its `flame/*.folded` files are); returns the files written. Outputs that could not be drawn
+/// are listed on stderr (and on the HTML page), not silently dropped.
 pub fn render_dir(report: &Report, dir: &Path) -> Result<Vec<PathBuf>> {
-    let _ = (report, dir);
-    Ok(Vec::new())
+    let rendered = render_report(report, dir, dir)?;
+    log_not_drawn(&rendered.drawn.not_drawn);
+    Ok(rendered.written)
+}
+
+fn log_not_drawn(not_drawn: &[NotDrawn]) {
+    for nd in not_drawn {
+        eprintln!("not drawn: {}: {}", nd.output, nd.reason);
+    }
+}
+
+/// Renders `report` into `out`: charts in `out/plots/`, flamegraphs at each case's
+/// `profile.svg` path (read from `profile.folded` under `report_dir`), `index.html` and
+/// `summary.md`. A chart without data or a missing profile file is reported in
+/// `drawn.not_drawn`; only a failure to write (or a drawing bug) is an error.
+pub fn render_report(report: &Report, report_dir: &Path, out: &Path) -> Result<Rendered> {
+    std::fs::create_dir_all(out).map_err(|source| RenderError::Write {
+        path: out.to_path_buf(),
+        source,
+    })?;
+    let mut rendered = Rendered::default();
+
+    let plots = plots::draw_all(report, &out.join("plots"))?;
+    rendered.written.extend(plots.written);
+    rendered.drawn.charts = plots.charts.iter().map(|s| s.to_string()).collect();
+    rendered.drawn.not_drawn.extend(plots.not_drawn);
+
+    for case in &report.cases {
+        let Some(profile) = &case.profile else {
+            continue;
+        };
+        let output = format!("flamegraph of {}", case.id);
+        let not_drawn = |reason: String| NotDrawn {
+            output: output.clone(),
+            reason,
+        };
+        let (Some(folded_rel), Some(svg_rel)) =
+            (inside_dir(&profile.folded), inside_dir(&profile.svg))
+        else {
+            rendered.drawn.not_drawn.push(not_drawn(format!(
+                "profile paths {:?} / {:?} are not relative paths inside the report directory",
+                profile.folded, profile.svg
+            )));
+            continue;
+        };
+        let folded_path = report_dir.join(folded_rel);
+        let folded = match std::fs::read_to_string(&folded_path) {
+            Ok(text) => text,
+            Err(e) => {
+                rendered
+                    .drawn
+                    .not_drawn
+                    .push(not_drawn(format!("{}: {e}", folded_path.display())));
+                continue;
+            }
+        };
+        let svg = match flamegraph_svg(&folded, &case.id) {
+            Ok(svg) => svg,
+            Err(e @ (RenderError::Folded { .. } | RenderError::EmptyProfile { .. })) => {
+                rendered
+                    .drawn
+                    .not_drawn
+                    .push(not_drawn(format!("{}: {e}", folded_path.display())));
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let svg_path = out.join(svg_rel);
+        write_file(&svg_path, &svg)?;
+        rendered.written.push(svg_path);
+        rendered
+            .drawn
+            .flamegraphs
+            .push((case.id.clone(), profile.svg.clone()));
+    }
+
+    let index = out.join("index.html");
+    write_file(&index, html::index_html(report, &rendered.drawn).as_bytes())?;
+    rendered.written.push(index);
+    let summary = out.join("summary.md");
+    write_file(
+        &summary,
+        markdown::summary_md(report, &rendered.drawn).as_bytes(),
+    )?;
+    rendered.written.push(summary);
+    Ok(rendered)
+}
+
+/// `rel` as a path that stays inside the directory it is joined to: relative, no `..`. The
+/// paths come from a JSON file a user may have edited; `render` must not write elsewhere.
+fn inside_dir(rel: &str) -> Option<&Path> {
+    let path = Path::new(rel);
+    let ok = !rel.is_empty()
+        && path
+            .components()
+            .all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
+    ok.then_some(path)
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), RenderError> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|source| RenderError::Write {
+            path: parent.to_path_buf(),
+            source,
+        })?;
+    }
+    write_atomic(path, bytes).map_err(|source| RenderError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Reads a report file: the `schema` field is checked before the rest is deserialised, so a
+/// report of another schema version says so instead of naming some missing field. Every error
+/// names the file and is an input error (exit 2).
+pub fn load_report(path: &Path) -> Result<Report, InputError> {
+    let shown = path.display();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| InputError(format!("{shown}: cannot read the report: {e}")))?;
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| InputError(format!("{shown}: not valid JSON: {e}")))?;
+    match value.get("schema").and_then(|s| s.as_str()) {
+        Some(SCHEMA_VERSION) => {}
+        Some(other) => {
+            return Err(InputError(format!(
+                "{shown}: report schema is {other:?}, this minebench reads {SCHEMA_VERSION:?}"
+            )))
+        }
+        None => {
+            return Err(InputError(format!(
+                "{shown}: no \"schema\" string field: not a minebench report"
+            )))
+        }
+    }
+    // From the text rather than the Value, so the error carries a line and column.
+    serde_json::from_str(&text).map_err(|e| {
+        InputError(format!(
+            "{shown}: does not match the {SCHEMA_VERSION} schema: {e}"
+        ))
+    })
+}
+
+/// `minebench render REPORT.json [--out DIR]`.
+pub fn run(args: &RenderArgs) -> Result<u8> {
+    let report = load_report(&args.report)?;
+    let report_dir = match args.report.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let out = args.out.clone().unwrap_or_else(|| report_dir.clone());
+    // A directory that cannot be made is the user's flag at fault (exit 2), unlike a write
+    // failing half-way through.
+    std::fs::create_dir_all(&out).map_err(|e| {
+        InputError(format!(
+            "--out {}: cannot create directory: {e}",
+            out.display()
+        ))
+    })?;
+    let rendered = render_report(&report, &report_dir, &out)?;
+    super::emit(&minebench::render::table::summary(&report))?;
+    log_not_drawn(&rendered.drawn.not_drawn);
+    eprintln!("rendered {} into {}", args.report.display(), out.display());
+    for path in &rendered.written {
+        eprintln!("        {}", path.display());
+    }
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inside_dir_refuses_escapes() {
+        assert!(inside_dir("flame/a.svg").is_some());
+        assert!(inside_dir("./flame/a.svg").is_some());
+        assert!(inside_dir("../a.svg").is_none());
+        assert!(inside_dir("flame/../../a.svg").is_none());
+        assert!(inside_dir("/etc/passwd").is_none());
+        assert!(inside_dir("").is_none());
+    }
 }

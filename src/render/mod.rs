@@ -1,8 +1,43 @@
 //! Rendering from `&Report` only: console table, plots, flamegraphs, HTML, Markdown. Must not:
 //! compute statistics.
 
+use std::path::PathBuf;
+
 pub mod flamegraph;
+pub mod html;
+pub mod markdown;
+pub mod plots;
 pub mod table;
+
+/// An output that was not drawn, and why (no data for it, a missing profile file...). Listed
+/// by `render` and on the HTML page, so a missing picture is never silent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotDrawn {
+    /// What was not drawn: `plots/scaling`, `flame/<case>.svg`, ...
+    pub output: String,
+    pub reason: String,
+}
+
+/// What a render produced, for the HTML page and the Markdown summary to link to. Paths are
+/// relative to the output directory, with `/` separators.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Drawn {
+    /// Names of the charts drawn (see [`plots::CHARTS`]): `plots/<name>.svg` and `.png` exist.
+    pub charts: Vec<String>,
+    /// (case id, flamegraph SVG path) for every case whose flamegraph was drawn.
+    pub flamegraphs: Vec<(String, String)>,
+    pub not_drawn: Vec<NotDrawn>,
+}
+
+impl Drawn {
+    /// The flamegraph SVG of `case_id`, if drawn.
+    pub fn flamegraph(&self, case_id: &str) -> Option<&str> {
+        self.flamegraphs
+            .iter()
+            .find(|(id, _)| id == case_id)
+            .map(|(_, p)| p.as_str())
+    }
+}
 
 /// Why a picture could not be drawn.
 #[derive(Debug, thiserror::Error)]
@@ -19,4 +54,16 @@ pub enum RenderError {
     /// inferno failed while writing the SVG.
     #[error("flamegraph: {0}")]
     Inferno(#[from] std::io::Error),
+    /// plotters failed while drawing a chart (a bug or an out-of-range value, not user input).
+    #[error("{chart} chart: {message}")]
+    Plot { chart: String, message: String },
+    /// An output file could not be written.
+    #[error("{}: cannot write: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The embedded font did not parse (the build embedded a broken TTF).
+    #[error("the embedded font assets/DejaVuSans.ttf could not be registered with plotters")]
+    Font,
 }

@@ -1,0 +1,138 @@
+//! `minebench flame --diff A B`: a differential flamegraph between two profiles, scaled per
+//! hash when both hash counts are known.
+//!
+//! Each side is either a collapsed-stacks file (`x.folded`, with an optional `--hashes-a/-b`)
+//! or `REPORT.json#CASE_ID`, whose folded file and hash count come from that case's profile
+//! artefacts (paths relative to the report's directory).
+
+use std::path::Path;
+
+use anyhow::Result;
+
+use minebench::error::{InputError, UsageError};
+use minebench::render::flamegraph::{diff_flamegraph_svg, validate_folded};
+use minebench::run::output::write_atomic;
+
+use crate::cli::FlameArgs;
+
+/// One side of the diff, loaded.
+struct Side {
+    /// How the user named it (for the title and errors).
+    label: String,
+    folded: String,
+    /// Hashes done while it was profiled; None when unknown (a bare folded file).
+    hashes: Option<u64>,
+}
+
+pub fn run(args: &FlameArgs) -> Result<u8> {
+    let [a, b] = args.diff.as_slice() else {
+        return Err(UsageError::new("--diff", "takes exactly two profiles: A B").into());
+    };
+    let a = load_side(a, args.hashes_a, "--hashes-a")?;
+    let b = load_side(b, args.hashes_b, "--hashes-b")?;
+    // Per-hash scaling needs both counts; with one missing, scaling only one side would make
+    // the colours mean nothing, so neither is scaled and the title says so.
+    let (ha, hb, normalised) = match (a.hashes, b.hashes) {
+        (Some(ha), Some(hb)) => (ha, hb, true),
+        _ => (1, 1, false),
+    };
+    let mut title = args
+        .title
+        .clone()
+        .unwrap_or_else(|| format!("{} → {}", a.label, b.label));
+    if !normalised {
+        title.push_str(" (not normalised: hash counts unknown, raw sample counts)");
+    }
+    let svg = diff_flamegraph_svg(&a.folded, ha, &b.folded, hb, &title)
+        .map_err(|e| InputError(format!("flame --diff {} {}: {e}", a.label, b.label)))?;
+    let out = &args.out;
+    write_atomic(out, &svg)
+        .map_err(|e| InputError(format!("--out {}: cannot write: {e}", out.display())))?;
+    eprintln!("wrote {}", out.display());
+    Ok(0)
+}
+
+/// Loads `spec` (a folded file or `REPORT.json#CASE_ID`); `hashes_flag` is the flag that gave
+/// `hashes`, which only a folded file may take.
+fn load_side(spec: &str, hashes: Option<u64>, hashes_flag: &str) -> Result<Side> {
+    if let Some((report_path, case_id)) = split_report_spec(spec) {
+        if hashes.is_some() {
+            return Err(UsageError::new(
+                hashes_flag,
+                format!("{spec}: the hash count of a report case comes from the report"),
+            )
+            .into());
+        }
+        return load_case(spec, report_path, case_id);
+    }
+    let folded = read_folded(Path::new(spec))?;
+    Ok(Side {
+        label: spec.to_string(),
+        folded,
+        hashes,
+    })
+}
+
+/// `REPORT.json#CASE_ID` → (report path, case id); None for anything else (a folded file).
+fn split_report_spec(spec: &str) -> Option<(&Path, &str)> {
+    let (path, case) = spec.split_once('#')?;
+    let path = Path::new(path);
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+        .then_some((path, case))
+}
+
+fn load_case(spec: &str, report_path: &Path, case_id: &str) -> Result<Side> {
+    let report = super::render::load_report(report_path)?;
+    let Some(case) = report.cases.iter().find(|c| c.id == case_id) else {
+        let known: Vec<&str> = report.cases.iter().map(|c| c.id.as_str()).collect();
+        return Err(InputError(format!(
+            "{spec}: no case {case_id:?} in {}; known cases: {}",
+            report_path.display(),
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            }
+        ))
+        .into());
+    };
+    let Some(profile) = &case.profile else {
+        return Err(InputError(format!(
+            "{spec}: case {case_id} has no profile (the run had profiling off)"
+        ))
+        .into());
+    };
+    let dir = report_path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let folded = read_folded(&dir.join(&profile.folded))?;
+    Ok(Side {
+        label: case_id.to_string(),
+        folded,
+        hashes: Some(profile.hashes),
+    })
+}
+
+/// Reads a collapsed-stacks file and checks it is one, naming the file and the bad line.
+fn read_folded(path: &Path) -> Result<String, InputError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| InputError(format!("{}: cannot read: {e}", path.display())))?;
+    validate_folded(&text).map_err(|e| InputError(format!("{}: {e}", path.display())))?;
+    Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_specs_need_a_json_path_and_a_hash() {
+        let (p, c) = split_report_spec("r/report.json#sha2/atomic/t1/zb12").unwrap();
+        assert_eq!(p, Path::new("r/report.json"));
+        assert_eq!(c, "sha2/atomic/t1/zb12");
+        assert!(split_report_spec("a.folded").is_none());
+        assert!(split_report_spec("weird#name.folded").is_none());
+    }
+}

@@ -1,0 +1,420 @@
+//! The per-report `index.html`: summary table, the charts, links to each case's flamegraph,
+//! skipped cases, profiler overhead, the interrupted banner and the machine fingerprint.
+//!
+//! Owns: the page's markup and its (inline) style. Must not: compute statistics, or reference
+//! anything outside the report directory — the page must work offline from a CI artefact, so
+//! there are no scripts, web fonts or external URLs, and every link is a relative path.
+//! All text from the report is escaped: a scenario name or description is user input.
+
+use std::fmt::Write as _;
+
+use super::plots::{fmt_num, CHARTS};
+use super::Drawn;
+use crate::report::{CaseReport, Report};
+
+/// The cells of one case's summary row, shared by the HTML page and the Markdown summary so
+/// both say the same thing.
+pub(crate) struct CaseCells {
+    pub median: String,
+    pub ci: String,
+    pub cv: String,
+    pub scaling: String,
+    pub vs_ceiling: String,
+    pub shares: String,
+    pub plausible: bool,
+    pub imbalance: String,
+    pub batch_p99: String,
+}
+
+/// Column headers matching [`CaseCells`], after the case id.
+pub(crate) const CASE_HEADERS: [&str; 8] = [
+    "MH/s (median)",
+    "95 % CI (MH/s)",
+    "cv %",
+    "scaling",
+    "vs ceiling",
+    "shares found / expected",
+    "imbalance",
+    "batch p99 (µs)",
+];
+
+pub(crate) fn case_cells(c: &CaseReport) -> CaseCells {
+    let opt = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{v:.3}"));
+    CaseCells {
+        median: format!("{:.3}", c.hash_rate.median / 1e6),
+        ci: format!(
+            "{:.3} .. {:.3}",
+            c.hash_rate.ci95_low / 1e6,
+            c.hash_rate.ci95_high / 1e6
+        ),
+        cv: format!("{:.2}", c.hash_rate.cv * 100.0),
+        scaling: opt(c.efficiency.scaling),
+        vs_ceiling: opt(c.efficiency.vs_ceiling),
+        shares: format!("{} / {:.1}", c.shares.found, c.shares.expected),
+        plausible: c.shares.plausible,
+        imbalance: format!("{:.3}", c.balance.imbalance),
+        batch_p99: c
+            .latency
+            .batch
+            .as_ref()
+            .filter(|b| b.count > 0)
+            .map_or_else(|| "-".to_string(), |b| fmt_num(b.p99_ns as f64 / 1e3)),
+    }
+}
+
+/// A duration in ns as a short human string: `4.78 s`, `363 µs`.
+pub(crate) fn fmt_ns(ns: f64) -> String {
+    let (v, unit) = if ns >= 1e9 {
+        (ns / 1e9, "s")
+    } else if ns >= 1e6 {
+        (ns / 1e6, "ms")
+    } else if ns >= 1e3 {
+        (ns / 1e3, "µs")
+    } else {
+        (ns, "ns")
+    };
+    format!("{} {unit}", fmt_num(v))
+}
+
+/// Escapes text for HTML element content and quoted attribute values.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for ch in text.chars() {
+        match ch {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A relative path as a URL path: bytes outside `A-Za-z0-9-._~/` are percent-encoded, so a
+/// hand-edited report cannot turn a path into a scheme (`javascript:`) or a query.
+fn url_path(rel: &str) -> String {
+    let mut out = String::with_capacity(rel.len());
+    for b in rel.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+const STYLE: &str = "
+body { font-family: system-ui, -apple-system, 'Segoe UI', Roboto, 'DejaVu Sans', sans-serif;
+       margin: 0 auto; max-width: 1100px; padding: 1em 1.5em 3em; color: #1d1d1f; }
+h1 { font-size: 1.6em; margin-bottom: 0.2em; }
+h2 { font-size: 1.25em; border-bottom: 1px solid #ddd; padding-bottom: 0.2em; margin-top: 1.8em; }
+.meta { color: #555; font-size: 0.9em; }
+.banner { background: #fff3cd; border: 1px solid #e0b400; padding: 0.7em 1em; border-radius: 4px;
+          font-weight: 600; }
+table { border-collapse: collapse; font-size: 0.9em; }
+th, td { border: 1px solid #ddd; padding: 0.3em 0.6em; }
+th { background: #f4f4f6; text-align: left; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.id { font-family: ui-monospace, 'DejaVu Sans Mono', monospace; white-space: nowrap; }
+.warn { color: #b00020; font-weight: 600; }
+figure { margin: 1.2em 0; }
+figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
+figcaption { color: #444; font-size: 0.9em; }
+table.kv th { width: 14em; }
+footer { margin-top: 2em; color: #777; font-size: 0.8em; }
+";
+
+/// The whole `index.html` of `report`, linking the outputs listed in `drawn` (relative paths).
+pub fn index_html(report: &Report, drawn: &Drawn) -> String {
+    let e = escape;
+    let mut h = String::new();
+    let name = &report.scenario.name;
+    let _ = write!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>minebench: {}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
+        e(name)
+    );
+    let _ = writeln!(h, "<h1>minebench report: {}</h1>", e(name));
+    if !report.scenario.description.is_empty() {
+        let _ = writeln!(h, "<p>{}</p>", e(&report.scenario.description));
+    }
+    let _ = writeln!(
+        h,
+        "<p class=\"meta\">scenario {} &middot; started {} &middot; finished {} &middot; \
+         wall time {} &middot; minebench {}</p>",
+        e(&report.scenario.source),
+        e(&report.started_at),
+        e(&report.finished_at),
+        e(&fmt_ns(report.wall_ns as f64)),
+        e(&report.minebench_version)
+    );
+    if report.interrupted {
+        let _ = writeln!(
+            h,
+            "<p class=\"banner\" id=\"interrupted\">Run interrupted: only the {} case(s) that \
+             finished are reported.</p>",
+            report.cases.len()
+        );
+    }
+
+    summary_section(&mut h, report, drawn);
+    plots_section(&mut h, drawn);
+    flamegraph_section(&mut h, report, drawn);
+    if !drawn.not_drawn.is_empty() {
+        h.push_str("<h2 id=\"not-drawn\">Not drawn</h2>\n<ul>\n");
+        for nd in &drawn.not_drawn {
+            let _ = writeln!(h, "<li>{}: {}</li>", e(&nd.output), e(&nd.reason));
+        }
+        h.push_str("</ul>\n");
+    }
+    if !report.skipped.is_empty() {
+        h.push_str("<h2 id=\"skipped\">Skipped cases</h2>\n<ul>\n");
+        for s in &report.skipped {
+            let _ = writeln!(h, "<li><code>{}</code>: {}</li>", e(&s.id), e(&s.reason));
+        }
+        h.push_str("</ul>\n");
+    }
+    profiling_section(&mut h, report);
+    machine_section(&mut h, report);
+    let _ = writeln!(
+        h,
+        "<footer>Report schema {} &middot; written by <code>minebench render</code> from \
+         report.json; every number here is read from that file.</footer>\n</body>\n</html>",
+        e(&report.schema)
+    );
+    h
+}
+
+fn summary_section(h: &mut String, report: &Report, drawn: &Drawn) {
+    let e = escape;
+    h.push_str("<h2 id=\"summary\">Summary</h2>\n");
+    if report.cases.is_empty() {
+        h.push_str("<p>No case was measured.</p>\n");
+        return;
+    }
+    h.push_str("<table>\n<thead><tr><th>case</th>");
+    for head in CASE_HEADERS {
+        let _ = write!(h, "<th>{}</th>", e(head));
+    }
+    h.push_str("<th>flamegraph</th></tr></thead>\n<tbody>\n");
+    let mut implausible = false;
+    for c in &report.cases {
+        let cells = case_cells(c);
+        implausible |= !cells.plausible;
+        let shares = if cells.plausible {
+            e(&cells.shares)
+        } else {
+            format!("<span class=\"warn\">{} (!)</span>", e(&cells.shares))
+        };
+        let flame = drawn.flamegraph(&c.id).map_or_else(
+            || "-".to_string(),
+            |p| format!("<a href=\"{}\">svg</a>", e(&url_path(p))),
+        );
+        let _ = writeln!(
+            h,
+            "<tr><td class=\"id\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+             <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+             <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+             <td>{}</td></tr>",
+            e(&c.id),
+            e(&cells.median),
+            e(&cells.ci),
+            e(&cells.cv),
+            e(&cells.scaling),
+            e(&cells.vs_ceiling),
+            shares,
+            e(&cells.imbalance),
+            e(&cells.batch_p99),
+            flame
+        );
+    }
+    h.push_str("</tbody>\n</table>\n");
+    if implausible {
+        h.push_str(
+            "<p class=\"warn\">(!) shares found are implausible for the hashes done \
+             (Poisson p &lt; 0.001): the search is losing or inventing hits.</p>\n",
+        );
+    }
+}
+
+fn plots_section(h: &mut String, drawn: &Drawn) {
+    let e = escape;
+    h.push_str("<h2 id=\"plots\">Plots</h2>\n");
+    let mut any = false;
+    for info in CHARTS
+        .iter()
+        .filter(|c| drawn.charts.iter().any(|d| d == c.name))
+    {
+        any = true;
+        let svg = url_path(&format!("plots/{}.svg", info.name));
+        let png = url_path(&format!("plots/{}.png", info.name));
+        let _ = writeln!(
+            h,
+            "<figure id=\"plot-{name}\"><img src=\"{svg}\" alt=\"{title}\">\n\
+             <figcaption><strong>{title}.</strong> {about} (<a href=\"{png}\">PNG</a>)\
+             </figcaption></figure>",
+            name = e(info.name),
+            svg = e(&svg),
+            png = e(&png),
+            title = e(info.title),
+            about = e(info.about),
+        );
+    }
+    if !any {
+        h.push_str("<p>No chart was drawn (see \"Not drawn\").</p>\n");
+    }
+}
+
+fn flamegraph_section(h: &mut String, report: &Report, drawn: &Drawn) {
+    let e = escape;
+    let profiled: Vec<&CaseReport> = report
+        .cases
+        .iter()
+        .filter(|c| c.profile.is_some())
+        .collect();
+    if profiled.is_empty() {
+        return;
+    }
+    h.push_str(
+        "<h2 id=\"flamegraphs\">Flamegraphs</h2>\n<p>CPU-time stack samples of each case \
+         (interactive SVG: click a frame to zoom, Ctrl-F to search).</p>\n<ul>\n",
+    );
+    for c in profiled {
+        let Some(p) = &c.profile else { continue };
+        let detail = format!("{} samples, {} hashes profiled", p.samples, p.hashes);
+        match drawn.flamegraph(&c.id) {
+            Some(path) => {
+                let _ = writeln!(
+                    h,
+                    "<li><a href=\"{}\">{}</a> ({})</li>",
+                    e(&url_path(path)),
+                    e(&c.id),
+                    e(&detail)
+                );
+            }
+            None => {
+                let _ = writeln!(h, "<li>{} ({}): not drawn</li>", e(&c.id), e(&detail));
+            }
+        }
+    }
+    h.push_str("</ul>\n");
+}
+
+fn profiling_section(h: &mut String, report: &Report) {
+    let e = escape;
+    h.push_str("<h2 id=\"profiling\">Profiler and ceiling</h2>\n<table class=\"kv\">\n");
+    let p = &report.profiling;
+    let row = |h: &mut String, k: &str, v: &str| {
+        let _ = writeln!(h, "<tr><th>{}</th><td>{}</td></tr>", e(k), e(v));
+    };
+    row(
+        h,
+        "profiler",
+        &if p.enabled {
+            format!("on, {} Hz stack sampling", p.frequency_hz)
+        } else {
+            "off".into()
+        },
+    );
+    match &p.overhead {
+        Some(o) => row(
+            h,
+            "profiler overhead",
+            &format!(
+                "{:.2} % on {} ({} interleaved rounds: {} MH/s with, {} MH/s without; \
+                 negative = below the noise)",
+                o.overhead_pct,
+                o.case_id,
+                o.rounds,
+                fmt_num(o.with_profiler_hashes_per_sec / 1e6),
+                fmt_num(o.without_profiler_hashes_per_sec / 1e6)
+            ),
+        ),
+        None => row(h, "profiler overhead", "not measured"),
+    }
+    match &report.ceiling {
+        Some(c) => {
+            row(
+                h,
+                "ceiling",
+                &format!(
+                    "{} M compressions/s on one core = {} MH/s naive sha256d",
+                    fmt_num(c.compressions_per_sec / 1e6),
+                    fmt_num(c.naive_hashes_per_sec / 1e6)
+                ),
+            );
+            row(h, "ceiling method", &c.method);
+        }
+        None => row(h, "ceiling", "not calibrated"),
+    }
+    h.push_str("</table>\n");
+}
+
+fn machine_section(h: &mut String, report: &Report) {
+    let e = escape;
+    let m = &report.machine;
+    h.push_str("<h2 id=\"machine\">Machine</h2>\n<table class=\"kv\">\n");
+    let flags = if m.cpu_flags.is_empty() {
+        "none of interest".to_string()
+    } else {
+        m.cpu_flags.join(" ")
+    };
+    let commit = match (&m.git_commit, m.git_dirty) {
+        (Some(c), Some(true)) => format!("{c} (uncommitted changes)"),
+        (Some(c), _) => c.clone(),
+        (None, _) => "unknown".into(),
+    };
+    let rows: [(&str, String); 10] = [
+        ("CPU", m.cpu_model.clone()),
+        ("CPU flags", flags),
+        ("logical cores", m.logical_cores.to_string()),
+        ("OS", m.os.clone()),
+        ("kernel", m.kernel.clone()),
+        ("compiler", m.rustc.clone()),
+        ("build profile", m.build_profile.clone()),
+        ("git commit", commit),
+        (
+            "host",
+            m.hostname.clone().unwrap_or_else(|| "unknown".into()),
+        ),
+        ("hardware counters", m.hardware_counters.clone()),
+    ];
+    for (k, v) in rows {
+        let _ = writeln!(h, "<tr><th>{}</th><td>{}</td></tr>", e(k), e(&v));
+    }
+    h.push_str("</table>\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_covers_markup_and_quotes() {
+        assert_eq!(
+            escape(r#"<a href="x">&'</a>"#),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;&lt;/a&gt;"
+        );
+    }
+
+    #[test]
+    fn url_path_keeps_plain_paths_and_encodes_the_rest() {
+        assert_eq!(
+            url_path("flame/sha2_atomic_t1.svg"),
+            "flame/sha2_atomic_t1.svg"
+        );
+        assert_eq!(url_path("javascript:x y"), "javascript%3Ax%20y");
+    }
+
+    #[test]
+    fn fmt_ns_picks_a_unit() {
+        assert_eq!(fmt_ns(4_781_809_874.0), "4.78 s");
+        assert_eq!(fmt_ns(363_263.0), "363 µs");
+        assert_eq!(fmt_ns(12.0), "12 ns");
+    }
+}
