@@ -1,0 +1,175 @@
+//! `avx2`: eight nonces at once, one 32-bit lane each, through the early-exit kernel of
+//! [`super::precompute`]. AVX2 has no vector rotate and no three-input logic, so each rotate is
+//! two shifts and an OR, and Ch/Maj take three and four instructions.
+//!
+//! Owns: the AVX2 lane operations and the loop over 8-nonce groups. Must not: check CPU features
+//! (an [`Avx2`] can only be made by [`BackendKind::instantiate`] after the check).
+//!
+//! [`BackendKind::instantiate`]: super::BackendKind::instantiate
+
+use super::precompute::Precomputed;
+use super::{Backend, BackendKind, Hit, NonceRange, Work};
+
+/// The AVX2 backend. Holding one is proof that the CPU has AVX2.
+#[derive(Debug, Clone, Copy)]
+pub struct Avx2 {
+    _detected: (),
+}
+
+impl Avx2 {
+    /// # Safety
+    /// The CPU must support `avx2`. Only [`super::BackendKind::instantiate`] calls this, after
+    /// `availability()` checked it.
+    pub(super) unsafe fn new_unchecked() -> Avx2 {
+        Avx2 { _detected: () }
+    }
+}
+
+impl Backend for Avx2 {
+    fn kind(&self) -> BackendKind {
+        BackendKind::Avx2
+    }
+
+    fn scan(&self, work: &Work, range: NonceRange, hits: &mut Vec<Hit>) -> u64 {
+        let pre = Precomputed::new(work.header.as_bytes());
+        let mut candidates = Vec::new();
+        // SAFETY: `self` exists, so `new_unchecked`'s contract held: this CPU has avx2.
+        unsafe { lanes::scan(&pre, range, work.target.top_word(), &mut candidates) };
+        pre.confirm(work, &candidates, hits);
+        range.len()
+    }
+}
+
+/// The lane operations the kernel macro calls, on `__m256i` (8 × u32). Each is a safe
+/// `#[target_feature]` function, inlined into `scan`, which has the same feature.
+mod lanes {
+    use std::arch::x86_64::*;
+
+    use crate::pow::precompute::{sha256d_h7, Precomputed};
+    use crate::pow::NonceRange;
+
+    type V = __m256i;
+    const LANES: u64 = 8;
+
+    /// `x` rotated right by `n`: AVX2 has no rotate, so two shifts whose bits do not overlap.
+    /// (A macro because the left shift count `32 - n` must be a constant.)
+    macro_rules! ror {
+        ($x:expr, $n:literal) => {
+            _mm256_or_si256(
+                _mm256_srli_epi32::<$n>($x),
+                _mm256_slli_epi32::<{ 32 - $n }>($x),
+            )
+        };
+    }
+
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn splat(x: u32) -> V {
+        _mm256_set1_epi32(x as i32)
+    }
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn add(a: V, b: V) -> V {
+        _mm256_add_epi32(a, b)
+    }
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn xor3(a: V, b: V, c: V) -> V {
+        _mm256_xor_si256(_mm256_xor_si256(a, b), c)
+    }
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn bsig0(x: V) -> V {
+        xor3(ror!(x, 2), ror!(x, 13), ror!(x, 22))
+    }
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn bsig1(x: V) -> V {
+        xor3(ror!(x, 6), ror!(x, 11), ror!(x, 25))
+    }
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn ssig0(x: V) -> V {
+        xor3(ror!(x, 7), ror!(x, 18), _mm256_srli_epi32::<3>(x))
+    }
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn ssig1(x: V) -> V {
+        xor3(ror!(x, 17), ror!(x, 19), _mm256_srli_epi32::<10>(x))
+    }
+    /// `e ? f : g` as `((f ^ g) & e) ^ g`: three instructions instead of four.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn ch(e: V, f: V, g: V) -> V {
+        _mm256_xor_si256(_mm256_and_si256(_mm256_xor_si256(f, g), e), g)
+    }
+    /// Majority as `(a & b) | (c & (a | b))`.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn maj(a: V, b: V, c: V) -> V {
+        _mm256_or_si256(
+            _mm256_and_si256(a, b),
+            _mm256_and_si256(c, _mm256_or_si256(a, b)),
+        )
+    }
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn bswap(x: V) -> V {
+        let order = _mm256_setr_epi8(
+            3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12, 3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9,
+            8, 15, 14, 13, 12,
+        );
+        _mm256_shuffle_epi8(x, order)
+    }
+
+    /// Appends to `out` every nonce of `range` whose hash's top 32 bits are `<= top`.
+    #[target_feature(enable = "avx2")]
+    pub(super) fn scan(pre: &Precomputed, range: NonceRange, top: u32, out: &mut Vec<u32>) {
+        let len = range.len();
+        let step = range.step();
+        let lane_index = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        // Lane l of group g hashes nonce start + (8g + l)·step. Lanes past the end of the range
+        // (last group only) may wrap and hash garbage: their results are masked off below.
+        let mut nonces = add(
+            splat(range.start()),
+            _mm256_mullo_epi32(lane_index, splat(step)),
+        );
+        let advance = splat(step.wrapping_mul(LANES as u32));
+        let top = splat(top);
+        let mut i = 0u64;
+        while i < len {
+            let h7 = bswap(sha256d_h7!(pre, bswap(nonces)));
+            // Unsigned h7 <= top  ⇔  max(h7, top) == top (AVX2 compares only signed).
+            let le = _mm256_cmpeq_epi32(_mm256_max_epu32(h7, top), top);
+            let mut mask = _mm256_movemask_ps(_mm256_castsi256_ps(le)) as u32;
+            let left = len - i;
+            if left < LANES {
+                mask &= (1u32 << left) - 1;
+            }
+            while mask != 0 {
+                out.push(range.nth(i + u64::from(mask.trailing_zeros())));
+                mask &= mask - 1;
+            }
+            nonces = add(nonces, advance);
+            i += LANES;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::pow::BackendKind;
+
+    #[test]
+    fn agrees_with_reference() {
+        match BackendKind::Avx2.instantiate() {
+            Ok(backend) => crate::pow::testing::cross_check(backend.as_ref()),
+            Err(e) => eprintln!("avx2 test skipped: {e}"),
+        }
+    }
+
+    #[test]
+    fn finds_real_mainnet_nonces() {
+        crate::pow::testing::mainnet_windows(BackendKind::Avx2);
+    }
+}
