@@ -40,89 +40,95 @@ impl Backend for Avx512 {
     }
 }
 
-/// The lane operations the kernel macro calls, on `__m512i` (16 × u32). Each is a safe
-/// `#[target_feature]` function: callable without `unsafe` from `scan`, which has the same
-/// feature, and inlined into it.
+/// The lane operations the kernel macro calls, on [`GROUPS`] independent `__m512i` (16 × u32
+/// each). Each is a safe `#[target_feature]` function: callable without `unsafe` from `scan`,
+/// which has the same feature, and inlined into it.
 mod lanes {
     use std::arch::x86_64::*;
 
     use crate::pow::precompute::{sha256d_h7, Precomputed};
     use crate::pow::NonceRange;
 
-    type V = __m512i;
-    const LANES: u64 = 16;
+    /// Independent 16-lane groups per step. On Zen 5 an AVX-512 integer op has a 2-cycle latency,
+    /// so one group's round (about 8 cycles of dependent work) leaves the four vector pipes half
+    /// idle; two groups interleaved instruction by instruction fill them.
+    const GROUPS: usize = 3;
+    const LANES: u64 = 16 * GROUPS as u64;
+
+    /// `GROUPS` × 16 lanes, each operation applied to every group in turn.
+    #[derive(Clone, Copy)]
+    struct V([__m512i; GROUPS]);
+
+    macro_rules! each {
+        (|$($x:ident),+| $body:expr) => {{
+            let mut out = [_mm512_setzero_si512(); GROUPS];
+            for (i, o) in out.iter_mut().enumerate() {
+                $(let $x = $x.0[i];)+
+                *o = $body;
+            }
+            V(out)
+        }};
+    }
 
     #[target_feature(enable = "avx512f")]
     #[inline]
     fn splat(x: u32) -> V {
-        _mm512_set1_epi32(x as i32)
+        V([_mm512_set1_epi32(x as i32); GROUPS])
     }
     #[target_feature(enable = "avx512f")]
     #[inline]
     fn add(a: V, b: V) -> V {
-        _mm512_add_epi32(a, b)
+        each!(|a, b| _mm512_add_epi32(a, b))
     }
-    /// `a ^ b ^ c` in one instruction (truth table 0x96).
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    fn xor3(a: V, b: V, c: V) -> V {
-        _mm512_ternarylogic_epi32::<0x96>(a, b, c)
+    /// Three rotates XORed together in one `vpternlogd` (truth table 0x96 = a ^ b ^ c).
+    macro_rules! sigma {
+        ($x:expr, $r1:literal, $r2:literal, $third:expr) => {
+            _mm512_ternarylogic_epi32::<0x96>(
+                _mm512_ror_epi32::<$r1>($x),
+                _mm512_ror_epi32::<$r2>($x),
+                $third,
+            )
+        };
     }
     #[target_feature(enable = "avx512f")]
     #[inline]
     fn bsig0(x: V) -> V {
-        xor3(
-            _mm512_ror_epi32::<2>(x),
-            _mm512_ror_epi32::<13>(x),
-            _mm512_ror_epi32::<22>(x),
-        )
+        each!(|x| sigma!(x, 2, 13, _mm512_ror_epi32::<22>(x)))
     }
     #[target_feature(enable = "avx512f")]
     #[inline]
     fn bsig1(x: V) -> V {
-        xor3(
-            _mm512_ror_epi32::<6>(x),
-            _mm512_ror_epi32::<11>(x),
-            _mm512_ror_epi32::<25>(x),
-        )
+        each!(|x| sigma!(x, 6, 11, _mm512_ror_epi32::<25>(x)))
     }
     #[target_feature(enable = "avx512f")]
     #[inline]
     fn ssig0(x: V) -> V {
-        xor3(
-            _mm512_ror_epi32::<7>(x),
-            _mm512_ror_epi32::<18>(x),
-            _mm512_srli_epi32::<3>(x),
-        )
+        each!(|x| sigma!(x, 7, 18, _mm512_srli_epi32::<3>(x)))
     }
     #[target_feature(enable = "avx512f")]
     #[inline]
     fn ssig1(x: V) -> V {
-        xor3(
-            _mm512_ror_epi32::<17>(x),
-            _mm512_ror_epi32::<19>(x),
-            _mm512_srli_epi32::<10>(x),
-        )
+        each!(|x| sigma!(x, 17, 19, _mm512_srli_epi32::<10>(x)))
     }
     /// `e ? f : g` (truth table 0xca).
     #[target_feature(enable = "avx512f")]
     #[inline]
     fn ch(e: V, f: V, g: V) -> V {
-        _mm512_ternarylogic_epi32::<0xca>(e, f, g)
+        each!(|e, f, g| _mm512_ternarylogic_epi32::<0xca>(e, f, g))
     }
     /// Majority of three (truth table 0xe8).
     #[target_feature(enable = "avx512f")]
     #[inline]
     fn maj(a: V, b: V, c: V) -> V {
-        _mm512_ternarylogic_epi32::<0xe8>(a, b, c)
+        each!(|a, b, c| _mm512_ternarylogic_epi32::<0xe8>(a, b, c))
     }
     /// Byte swap of each lane with AVX-512F alone (no `vpshufb`, which needs AVX-512BW): bytes
     /// 3 and 1 come from a rotate by 8, bytes 2 and 0 from a rotate by 24.
     #[target_feature(enable = "avx512f")]
     #[inline]
-    fn bswap(x: V) -> V {
-        ch(
-            splat(0xff00_ff00),
+    fn bswap(x: __m512i) -> __m512i {
+        _mm512_ternarylogic_epi32::<0xca>(
+            _mm512_set1_epi32(0xff00_ff00u32 as i32),
             _mm512_ror_epi32::<8>(x),
             _mm512_ror_epi32::<24>(x),
         )
@@ -134,27 +140,40 @@ mod lanes {
         let len = range.len();
         let step = range.step();
         let lane_index = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-        // Lane l of group g hashes nonce start + (16g + l)·step. Lanes past the end of the range
-        // (last group only) may wrap and hash garbage: their results are masked off below.
-        let mut nonces = add(
-            splat(range.start()),
-            _mm512_mullo_epi32(lane_index, splat(step)),
+        // Lane l of group g in step s hashes nonce start + (LANES·s + 16g + l)·step. Lanes past
+        // the end of the range (last step only) may wrap and hash garbage: they are masked off.
+        let first = _mm512_add_epi32(
+            _mm512_set1_epi32(range.start() as i32),
+            _mm512_mullo_epi32(lane_index, _mm512_set1_epi32(step as i32)),
         );
-        let advance = splat(step.wrapping_mul(LANES as u32));
-        let top = splat(top);
+        let mut nonces = [first; GROUPS];
+        for (g, n) in nonces.iter_mut().enumerate() {
+            *n = _mm512_add_epi32(first, _mm512_set1_epi32(step.wrapping_mul(16 * g as u32) as i32));
+        }
+        let advance = _mm512_set1_epi32(step.wrapping_mul(LANES as u32) as i32);
+        let top = _mm512_set1_epi32(top as i32);
         let mut i = 0u64;
         while i < len {
-            let h7 = sha256d_h7!(pre, bswap(nonces));
-            let mut mask = _mm512_cmple_epu32_mask(bswap(h7), top);
+            let mut x = nonces;
+            for x in x.iter_mut() {
+                *x = bswap(*x);
+            }
+            let h7 = sha256d_h7!(pre, V(x));
+            let mut mask = 0u64;
+            for (g, h) in h7.0.iter().enumerate() {
+                mask |= u64::from(_mm512_cmple_epu32_mask(bswap(*h), top)) << (16 * g);
+            }
             let left = len - i;
             if left < LANES {
-                mask &= (1u16 << left) - 1;
+                mask &= (1u64 << left) - 1;
             }
             while mask != 0 {
                 out.push(range.nth(i + u64::from(mask.trailing_zeros())));
                 mask &= mask - 1;
             }
-            nonces = add(nonces, advance);
+            for n in nonces.iter_mut() {
+                *n = _mm512_add_epi32(*n, advance);
+            }
             i += LANES;
         }
     }

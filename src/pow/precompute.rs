@@ -16,11 +16,11 @@ use super::reference::{H0, K};
 use super::{Hit, Work};
 
 /// Word 4 of both padded blocks that follow message data ending on a word boundary: the `1` bit.
-const PAD: u32 = 0x8000_0000;
+pub(crate) const PAD: u32 = 0x8000_0000;
 /// Block 2 of the header ends with its bit length: 80 bytes = 640 bits (word 15).
-const HEADER_BITS: u32 = 640;
+pub(crate) const HEADER_BITS: u32 = 640;
 /// Hash 2's block ends with the 32-byte digest's bit length (word 15).
-const DIGEST_BITS: u32 = 256;
+pub(crate) const DIGEST_BITS: u32 = 256;
 
 pub(crate) const fn bsig0(x: u32) -> u32 {
     x.rotate_right(2) ^ x.rotate_right(13) ^ x.rotate_right(22)
@@ -223,8 +223,8 @@ pub(crate) fn is_candidate(h7: u32, top: u32) -> bool {
 macro_rules! sha256d_h7 {
     ($pre:expr, $x:expr) => {{
         use $crate::pow::precompute::{
-            HASH1_KW, HASH1_W30_C, HASH2_A1, HASH2_E1, HASH2_KW, HASH2_W17_C, HASH2_W23_C,
-            HASH2_W30_C,
+            DIGEST_BITS, HASH1_W30_C, HASH2_A1, HASH2_E1, HASH2_W17_C, HASH2_W23_C, HASH2_W30_C,
+            HEADER_BITS, PAD,
         };
         use $crate::pow::reference::{H0, K};
         let p: &$crate::pow::precompute::Precomputed = $pre;
@@ -234,9 +234,12 @@ macro_rules! sha256d_h7 {
         macro_rules! rnd {
             ($s:ident, $kw:expr) => {{
                 let [a, b, c, d, e, f, g, h] = $s;
-                let t1 = add(add(add(h, $kw), ch(e, f, g)), bsig1(e));
-                let t2 = add(bsig0(a), maj(a, b, c));
-                $s = [add(t1, t2), a, b, c, add(d, t1), e, f, g];
+                let hkc = add(add(h, $kw), ch(e, f, g));
+                let s1 = bsig1(e);
+                let t1 = add(hkc, s1);
+                let e_new = add(add(d, hkc), s1);
+                let a_new = add(add(t1, maj(a, b, c)), bsig0(a));
+                $s = [a_new, a, b, c, e_new, e, f, g];
             }};
         }
         // A round that computes only the new `e`: hash 2's last rounds, whose `a` never reaches
@@ -246,6 +249,20 @@ macro_rules! sha256d_h7 {
                 let [a, b, c, d, e, f, g, h] = $s;
                 let t1 = add(add(add(h, $kw), ch(e, f, g)), bsig1(e));
                 $s = [a, a, b, c, add(d, t1), e, f, g];
+            }};
+        }
+        // Rounds t..t+7, reading K + W from `w`.
+        macro_rules! rounds8 {
+            ($s:ident, $w:ident, $t:expr) => {{
+                let t = $t;
+                rnd!($s, add(splat(K[t]), $w[t]));
+                rnd!($s, add(splat(K[t + 1]), $w[t + 1]));
+                rnd!($s, add(splat(K[t + 2]), $w[t + 2]));
+                rnd!($s, add(splat(K[t + 3]), $w[t + 3]));
+                rnd!($s, add(splat(K[t + 4]), $w[t + 4]));
+                rnd!($s, add(splat(K[t + 5]), $w[t + 5]));
+                rnd!($s, add(splat(K[t + 6]), $w[t + 6]));
+                rnd!($s, add(splat(K[t + 7]), $w[t + 7]));
             }};
         }
         // W[t] = s1(W[t-2]) + W[t-7] + s0(W[t-15]) + W[t-16]
@@ -270,28 +287,20 @@ macro_rules! sha256d_h7 {
             splat(p.s3[5]),
             splat(p.s3[6]),
         ];
-        // Rounds 4..=15 read padding words: K + W is one constant.
-        rnd!(s, splat(HASH1_KW[4]));
-        rnd!(s, splat(HASH1_KW[5]));
-        rnd!(s, splat(HASH1_KW[6]));
-        rnd!(s, splat(HASH1_KW[7]));
-        rnd!(s, splat(HASH1_KW[8]));
-        rnd!(s, splat(HASH1_KW[9]));
-        rnd!(s, splat(HASH1_KW[10]));
-        rnd!(s, splat(HASH1_KW[11]));
-        rnd!(s, splat(HASH1_KW[12]));
-        rnd!(s, splat(HASH1_KW[13]));
-        rnd!(s, splat(HASH1_KW[14]));
-        rnd!(s, splat(HASH1_KW[15]));
-        // The schedule with the words that are zero or constant folded away.
+        // The schedule, with the words that are zero or constant folded away. Words 4..=15 are
+        // padding; they sit in `w` so that rounds 4..=59 run as one loop of seven 8-round blocks.
+        // (Unrolled completely the kernel outgrows the instruction and op caches and the front
+        // end starves the vector pipes; a one-round loop would spend moves rotating the state.)
         let mut w = [zero; 64];
+        w[4] = splat(PAD);
+        w[15] = splat(HEADER_BITS);
         w[16] = splat(p.w16);
         w[17] = splat(p.w17);
         w[18] = add(splat(p.w18_base), ssig0(x));
         w[19] = add(splat(p.w19_base), x);
-        w[20] = add(ssig1(w[18]), splat(0x8000_0000));
+        w[20] = add(ssig1(w[18]), splat(PAD));
         w[21] = ssig1(w[19]);
-        w[22] = add(ssig1(w[20]), splat(640));
+        w[22] = add(ssig1(w[20]), splat(HEADER_BITS));
         w[23] = add(ssig1(w[21]), w[16]);
         w[24] = add(ssig1(w[22]), w[17]);
         w[25] = add(ssig1(w[23]), w[18]);
@@ -302,92 +311,43 @@ macro_rules! sha256d_h7 {
         w[30] = add(add(ssig1(w[28]), w[23]), splat(HASH1_W30_C));
         w[31] = add(add(ssig1(w[29]), w[24]), splat(p.w31_base));
         w[32] = add(add(ssig1(w[30]), w[25]), splat(p.w32_base));
-        w[33] = add(add(ssig1(w[31]), w[26]), add(ssig0(w[18]), w[17]));
-        sched!(w, 34);
-        sched!(w, 35);
-        sched!(w, 36);
-        sched!(w, 37);
-        sched!(w, 38);
-        sched!(w, 39);
-        sched!(w, 40);
-        sched!(w, 41);
-        sched!(w, 42);
-        sched!(w, 43);
-        sched!(w, 44);
-        sched!(w, 45);
-        sched!(w, 46);
-        sched!(w, 47);
-        sched!(w, 48);
-        sched!(w, 49);
-        sched!(w, 50);
-        sched!(w, 51);
-        sched!(w, 52);
-        sched!(w, 53);
-        sched!(w, 54);
-        sched!(w, 55);
-        sched!(w, 56);
-        sched!(w, 57);
-        sched!(w, 58);
-        sched!(w, 59);
-        sched!(w, 60);
-        sched!(w, 61);
-        sched!(w, 62);
-        sched!(w, 63);
-        rnd!(s, add(splat(K[16]), w[16]));
-        rnd!(s, add(splat(K[17]), w[17]));
-        rnd!(s, add(splat(K[18]), w[18]));
-        rnd!(s, add(splat(K[19]), w[19]));
-        rnd!(s, add(splat(K[20]), w[20]));
-        rnd!(s, add(splat(K[21]), w[21]));
-        rnd!(s, add(splat(K[22]), w[22]));
-        rnd!(s, add(splat(K[23]), w[23]));
-        rnd!(s, add(splat(K[24]), w[24]));
-        rnd!(s, add(splat(K[25]), w[25]));
-        rnd!(s, add(splat(K[26]), w[26]));
-        rnd!(s, add(splat(K[27]), w[27]));
-        rnd!(s, add(splat(K[28]), w[28]));
-        rnd!(s, add(splat(K[29]), w[29]));
-        rnd!(s, add(splat(K[30]), w[30]));
-        rnd!(s, add(splat(K[31]), w[31]));
-        rnd!(s, add(splat(K[32]), w[32]));
-        rnd!(s, add(splat(K[33]), w[33]));
-        rnd!(s, add(splat(K[34]), w[34]));
-        rnd!(s, add(splat(K[35]), w[35]));
-        rnd!(s, add(splat(K[36]), w[36]));
-        rnd!(s, add(splat(K[37]), w[37]));
-        rnd!(s, add(splat(K[38]), w[38]));
-        rnd!(s, add(splat(K[39]), w[39]));
-        rnd!(s, add(splat(K[40]), w[40]));
-        rnd!(s, add(splat(K[41]), w[41]));
-        rnd!(s, add(splat(K[42]), w[42]));
-        rnd!(s, add(splat(K[43]), w[43]));
-        rnd!(s, add(splat(K[44]), w[44]));
-        rnd!(s, add(splat(K[45]), w[45]));
-        rnd!(s, add(splat(K[46]), w[46]));
-        rnd!(s, add(splat(K[47]), w[47]));
-        rnd!(s, add(splat(K[48]), w[48]));
-        rnd!(s, add(splat(K[49]), w[49]));
-        rnd!(s, add(splat(K[50]), w[50]));
-        rnd!(s, add(splat(K[51]), w[51]));
-        rnd!(s, add(splat(K[52]), w[52]));
-        rnd!(s, add(splat(K[53]), w[53]));
-        rnd!(s, add(splat(K[54]), w[54]));
-        rnd!(s, add(splat(K[55]), w[55]));
-        rnd!(s, add(splat(K[56]), w[56]));
-        rnd!(s, add(splat(K[57]), w[57]));
-        rnd!(s, add(splat(K[58]), w[58]));
-        rnd!(s, add(splat(K[59]), w[59]));
-        rnd!(s, add(splat(K[60]), w[60]));
-        rnd!(s, add(splat(K[61]), w[61]));
-        rnd!(s, add(splat(K[62]), w[62]));
-        rnd!(s, add(splat(K[63]), w[63]));
+        for t in 33..64 {
+            sched!(w, t);
+        }
+        for block in 0..7 {
+            rounds8!(s, w, 4 + 8 * block);
+        }
+        for t in 60..64 {
+            rnd!(s, add(splat(K[t]), w[t]));
+        }
 
         // ---- Hash 2: the digest (state + midstate) is W0..W7 of a one-block message.
         let mut v = [zero; 64];
-        for i in 0..8 {
-            v[i] = add(s[i], splat(p.mid[i]));
+        for (vi, (si, mi)) in v.iter_mut().zip(s.iter().zip(p.mid)) {
+            *vi = add(*si, splat(mi));
         }
-        // Round 0 from the constant IV: only W0 varies.
+        v[8] = splat(PAD);
+        v[15] = splat(DIGEST_BITS);
+        v[16] = add(ssig0(v[1]), v[0]);
+        v[17] = add(add(ssig0(v[2]), v[1]), splat(HASH2_W17_C));
+        v[18] = add(add(ssig1(v[16]), ssig0(v[3])), v[2]);
+        v[19] = add(add(ssig1(v[17]), ssig0(v[4])), v[3]);
+        v[20] = add(add(ssig1(v[18]), ssig0(v[5])), v[4]);
+        v[21] = add(add(ssig1(v[19]), ssig0(v[6])), v[5]);
+        v[22] = add(add(ssig1(v[20]), ssig0(v[7])), add(v[6], splat(DIGEST_BITS)));
+        v[23] = add(add(ssig1(v[21]), v[16]), add(v[7], splat(HASH2_W23_C)));
+        v[24] = add(add(ssig1(v[22]), v[17]), splat(PAD));
+        v[25] = add(ssig1(v[23]), v[18]);
+        v[26] = add(ssig1(v[24]), v[19]);
+        v[27] = add(ssig1(v[25]), v[20]);
+        v[28] = add(ssig1(v[26]), v[21]);
+        v[29] = add(ssig1(v[27]), v[22]);
+        v[30] = add(add(ssig1(v[28]), v[23]), splat(HASH2_W30_C));
+        v[31] = add(add(ssig1(v[29]), v[24]), add(ssig0(v[16]), splat(DIGEST_BITS)));
+        for t in 32..61 {
+            sched!(v, t);
+        }
+        // Round 0 from the constant IV: only W0 varies. Then rounds 1..=56 in seven blocks.
         let mut s = [
             add(splat(HASH2_A1), v[0]),
             splat(H0[0]),
@@ -398,112 +358,13 @@ macro_rules! sha256d_h7 {
             splat(H0[5]),
             splat(H0[6]),
         ];
-        rnd!(s, add(splat(K[1]), v[1]));
-        rnd!(s, add(splat(K[2]), v[2]));
-        rnd!(s, add(splat(K[3]), v[3]));
-        rnd!(s, add(splat(K[4]), v[4]));
-        rnd!(s, add(splat(K[5]), v[5]));
-        rnd!(s, add(splat(K[6]), v[6]));
-        rnd!(s, add(splat(K[7]), v[7]));
-        rnd!(s, splat(HASH2_KW[8]));
-        rnd!(s, splat(HASH2_KW[9]));
-        rnd!(s, splat(HASH2_KW[10]));
-        rnd!(s, splat(HASH2_KW[11]));
-        rnd!(s, splat(HASH2_KW[12]));
-        rnd!(s, splat(HASH2_KW[13]));
-        rnd!(s, splat(HASH2_KW[14]));
-        rnd!(s, splat(HASH2_KW[15]));
-        v[16] = add(ssig0(v[1]), v[0]);
-        v[17] = add(add(ssig0(v[2]), v[1]), splat(HASH2_W17_C));
-        v[18] = add(add(ssig1(v[16]), ssig0(v[3])), v[2]);
-        v[19] = add(add(ssig1(v[17]), ssig0(v[4])), v[3]);
-        v[20] = add(add(ssig1(v[18]), ssig0(v[5])), v[4]);
-        v[21] = add(add(ssig1(v[19]), ssig0(v[6])), v[5]);
-        v[22] = add(add(ssig1(v[20]), ssig0(v[7])), add(v[6], splat(256)));
-        v[23] = add(add(ssig1(v[21]), v[16]), add(v[7], splat(HASH2_W23_C)));
-        v[24] = add(add(ssig1(v[22]), v[17]), splat(0x8000_0000));
-        v[25] = add(ssig1(v[23]), v[18]);
-        v[26] = add(ssig1(v[24]), v[19]);
-        v[27] = add(ssig1(v[25]), v[20]);
-        v[28] = add(ssig1(v[26]), v[21]);
-        v[29] = add(ssig1(v[27]), v[22]);
-        v[30] = add(add(ssig1(v[28]), v[23]), splat(HASH2_W30_C));
-        v[31] = add(add(ssig1(v[29]), v[24]), add(ssig0(v[16]), splat(256)));
-        sched!(v, 32);
-        sched!(v, 33);
-        sched!(v, 34);
-        sched!(v, 35);
-        sched!(v, 36);
-        sched!(v, 37);
-        sched!(v, 38);
-        sched!(v, 39);
-        sched!(v, 40);
-        sched!(v, 41);
-        sched!(v, 42);
-        sched!(v, 43);
-        sched!(v, 44);
-        sched!(v, 45);
-        sched!(v, 46);
-        sched!(v, 47);
-        sched!(v, 48);
-        sched!(v, 49);
-        sched!(v, 50);
-        sched!(v, 51);
-        sched!(v, 52);
-        sched!(v, 53);
-        sched!(v, 54);
-        sched!(v, 55);
-        sched!(v, 56);
-        sched!(v, 57);
-        sched!(v, 58);
-        sched!(v, 59);
-        sched!(v, 60);
-        rnd!(s, add(splat(K[16]), v[16]));
-        rnd!(s, add(splat(K[17]), v[17]));
-        rnd!(s, add(splat(K[18]), v[18]));
-        rnd!(s, add(splat(K[19]), v[19]));
-        rnd!(s, add(splat(K[20]), v[20]));
-        rnd!(s, add(splat(K[21]), v[21]));
-        rnd!(s, add(splat(K[22]), v[22]));
-        rnd!(s, add(splat(K[23]), v[23]));
-        rnd!(s, add(splat(K[24]), v[24]));
-        rnd!(s, add(splat(K[25]), v[25]));
-        rnd!(s, add(splat(K[26]), v[26]));
-        rnd!(s, add(splat(K[27]), v[27]));
-        rnd!(s, add(splat(K[28]), v[28]));
-        rnd!(s, add(splat(K[29]), v[29]));
-        rnd!(s, add(splat(K[30]), v[30]));
-        rnd!(s, add(splat(K[31]), v[31]));
-        rnd!(s, add(splat(K[32]), v[32]));
-        rnd!(s, add(splat(K[33]), v[33]));
-        rnd!(s, add(splat(K[34]), v[34]));
-        rnd!(s, add(splat(K[35]), v[35]));
-        rnd!(s, add(splat(K[36]), v[36]));
-        rnd!(s, add(splat(K[37]), v[37]));
-        rnd!(s, add(splat(K[38]), v[38]));
-        rnd!(s, add(splat(K[39]), v[39]));
-        rnd!(s, add(splat(K[40]), v[40]));
-        rnd!(s, add(splat(K[41]), v[41]));
-        rnd!(s, add(splat(K[42]), v[42]));
-        rnd!(s, add(splat(K[43]), v[43]));
-        rnd!(s, add(splat(K[44]), v[44]));
-        rnd!(s, add(splat(K[45]), v[45]));
-        rnd!(s, add(splat(K[46]), v[46]));
-        rnd!(s, add(splat(K[47]), v[47]));
-        rnd!(s, add(splat(K[48]), v[48]));
-        rnd!(s, add(splat(K[49]), v[49]));
-        rnd!(s, add(splat(K[50]), v[50]));
-        rnd!(s, add(splat(K[51]), v[51]));
-        rnd!(s, add(splat(K[52]), v[52]));
-        rnd!(s, add(splat(K[53]), v[53]));
-        rnd!(s, add(splat(K[54]), v[54]));
-        rnd!(s, add(splat(K[55]), v[55]));
-        rnd!(s, add(splat(K[56]), v[56]));
+        for block in 0..7 {
+            rounds8!(s, v, 1 + 8 * block);
+        }
         // Rounds 57..=60 only for e: after round 60, e is what rounds 61..63 shift into h.
-        rnd_e!(s, add(splat(K[57]), v[57]));
-        rnd_e!(s, add(splat(K[58]), v[58]));
-        rnd_e!(s, add(splat(K[59]), v[59]));
-        rnd_e!(s, add(splat(K[60]), v[60]));
+        for t in 57..61 {
+            rnd_e!(s, add(splat(K[t]), v[t]));
+        }
         add(s[4], splat(H0[7]))
     }};
 }
