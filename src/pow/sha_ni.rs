@@ -19,7 +19,7 @@ use super::precompute::Precomputed;
 use super::{Backend, BackendKind, Hit, NonceRange, Work};
 
 /// Nonces in flight at once. Measured on Zen 5: see the README's backend table.
-const LANES: usize = 4;
+const LANES: usize = 2;
 
 /// The SHA-NI backend. Holding one is proof that the CPU has SHA, SSSE3 and SSE4.1.
 #[derive(Debug, Clone, Copy)]
