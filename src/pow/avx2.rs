@@ -40,16 +40,34 @@ impl Backend for Avx2 {
     }
 }
 
-/// The lane operations the kernel macro calls, on `__m256i` (8 × u32). Each is a safe
-/// `#[target_feature]` function, inlined into `scan`, which has the same feature.
+/// The lane operations the kernel macro calls, on [`GROUPS`] independent `__m256i` (8 × u32
+/// each). Each is a safe `#[target_feature]` function, inlined into `scan`, which has the same
+/// feature.
 mod lanes {
     use std::arch::x86_64::*;
 
     use crate::pow::precompute::{sha256d_h7, Precomputed};
     use crate::pow::NonceRange;
 
-    type V = __m256i;
-    const LANES: u64 = 8;
+    /// Independent 8-lane groups per step, interleaved instruction by instruction to hide the
+    /// 2-cycle latency of vector integer ops on Zen 5.
+    const GROUPS: usize = 2;
+    const LANES: u64 = 8 * GROUPS as u64;
+
+    /// `GROUPS` × 8 lanes, each operation applied to every group in turn.
+    #[derive(Clone, Copy)]
+    struct V([__m256i; GROUPS]);
+
+    macro_rules! each {
+        (|$($x:ident),+| $body:expr) => {{
+            let mut out = [_mm256_setzero_si256(); GROUPS];
+            for (i, o) in out.iter_mut().enumerate() {
+                $(let $x = $x.0[i];)+
+                *o = $body;
+            }
+            V(out)
+        }};
+    }
 
     /// `x` rotated right by `n`: AVX2 has no rotate, so two shifts whose bits do not overlap.
     /// (A macro because the left shift count `32 - n` must be a constant.)
@@ -61,60 +79,60 @@ mod lanes {
             )
         };
     }
+    macro_rules! xor3 {
+        ($a:expr, $b:expr, $c:expr) => {
+            _mm256_xor_si256(_mm256_xor_si256($a, $b), $c)
+        };
+    }
 
     #[target_feature(enable = "avx2")]
     #[inline]
     fn splat(x: u32) -> V {
-        _mm256_set1_epi32(x as i32)
+        V([_mm256_set1_epi32(x as i32); GROUPS])
     }
     #[target_feature(enable = "avx2")]
     #[inline]
     fn add(a: V, b: V) -> V {
-        _mm256_add_epi32(a, b)
-    }
-    #[target_feature(enable = "avx2")]
-    #[inline]
-    fn xor3(a: V, b: V, c: V) -> V {
-        _mm256_xor_si256(_mm256_xor_si256(a, b), c)
+        each!(|a, b| _mm256_add_epi32(a, b))
     }
     #[target_feature(enable = "avx2")]
     #[inline]
     fn bsig0(x: V) -> V {
-        xor3(ror!(x, 2), ror!(x, 13), ror!(x, 22))
+        each!(|x| xor3!(ror!(x, 2), ror!(x, 13), ror!(x, 22)))
     }
     #[target_feature(enable = "avx2")]
     #[inline]
     fn bsig1(x: V) -> V {
-        xor3(ror!(x, 6), ror!(x, 11), ror!(x, 25))
+        each!(|x| xor3!(ror!(x, 6), ror!(x, 11), ror!(x, 25)))
     }
     #[target_feature(enable = "avx2")]
     #[inline]
     fn ssig0(x: V) -> V {
-        xor3(ror!(x, 7), ror!(x, 18), _mm256_srli_epi32::<3>(x))
+        each!(|x| xor3!(ror!(x, 7), ror!(x, 18), _mm256_srli_epi32::<3>(x)))
     }
     #[target_feature(enable = "avx2")]
     #[inline]
     fn ssig1(x: V) -> V {
-        xor3(ror!(x, 17), ror!(x, 19), _mm256_srli_epi32::<10>(x))
+        each!(|x| xor3!(ror!(x, 17), ror!(x, 19), _mm256_srli_epi32::<10>(x)))
     }
     /// `e ? f : g` as `((f ^ g) & e) ^ g`: three instructions instead of four.
     #[target_feature(enable = "avx2")]
     #[inline]
     fn ch(e: V, f: V, g: V) -> V {
-        _mm256_xor_si256(_mm256_and_si256(_mm256_xor_si256(f, g), e), g)
+        each!(|e, f, g| _mm256_xor_si256(_mm256_and_si256(_mm256_xor_si256(f, g), e), g))
     }
     /// Majority as `(a & b) | (c & (a | b))`.
     #[target_feature(enable = "avx2")]
     #[inline]
     fn maj(a: V, b: V, c: V) -> V {
-        _mm256_or_si256(
+        each!(|a, b, c| _mm256_or_si256(
             _mm256_and_si256(a, b),
-            _mm256_and_si256(c, _mm256_or_si256(a, b)),
-        )
+            _mm256_and_si256(c, _mm256_or_si256(a, b))
+        ))
     }
     #[target_feature(enable = "avx2")]
     #[inline]
-    fn bswap(x: V) -> V {
+    fn bswap(x: __m256i) -> __m256i {
         let order = _mm256_setr_epi8(
             3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12, 3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9,
             8, 15, 14, 13, 12,
@@ -128,29 +146,44 @@ mod lanes {
         let len = range.len();
         let step = range.step();
         let lane_index = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-        // Lane l of group g hashes nonce start + (8g + l)·step. Lanes past the end of the range
-        // (last group only) may wrap and hash garbage: their results are masked off below.
-        let mut nonces = add(
-            splat(range.start()),
-            _mm256_mullo_epi32(lane_index, splat(step)),
+        // Lane l of group g in step s hashes nonce start + (LANES·s + 8g + l)·step. Lanes past
+        // the end of the range (last step only) may wrap and hash garbage: they are masked off.
+        let first = _mm256_add_epi32(
+            _mm256_set1_epi32(range.start() as i32),
+            _mm256_mullo_epi32(lane_index, _mm256_set1_epi32(step as i32)),
         );
-        let advance = splat(step.wrapping_mul(LANES as u32));
-        let top = splat(top);
+        let mut nonces = [first; GROUPS];
+        for (g, n) in nonces.iter_mut().enumerate() {
+            *n = _mm256_add_epi32(first, _mm256_set1_epi32(step.wrapping_mul(8 * g as u32) as i32));
+        }
+        let advance = _mm256_set1_epi32(step.wrapping_mul(LANES as u32) as i32);
+        let top = _mm256_set1_epi32(top as i32);
         let mut i = 0u64;
         while i < len {
-            let h7 = bswap(sha256d_h7!(pre, bswap(nonces)));
-            // Unsigned h7 <= top  ⇔  max(h7, top) == top (AVX2 compares only signed).
-            let le = _mm256_cmpeq_epi32(_mm256_max_epu32(h7, top), top);
-            let mut mask = _mm256_movemask_ps(_mm256_castsi256_ps(le)) as u32;
+            let mut x = nonces;
+            for x in x.iter_mut() {
+                *x = bswap(*x);
+            }
+            let h7 = sha256d_h7!(pre, V(x));
+            let mut mask = 0u64;
+            for (g, h) in h7.0.iter().enumerate() {
+                // Unsigned h <= top  ⇔  max(h, top) == top (AVX2 compares only signed).
+                let h = bswap(*h);
+                let le = _mm256_cmpeq_epi32(_mm256_max_epu32(h, top), top);
+                let bits = _mm256_movemask_ps(_mm256_castsi256_ps(le)) as u32;
+                mask |= u64::from(bits) << (8 * g);
+            }
             let left = len - i;
             if left < LANES {
-                mask &= (1u32 << left) - 1;
+                mask &= (1u64 << left) - 1;
             }
             while mask != 0 {
                 out.push(range.nth(i + u64::from(mask.trailing_zeros())));
                 mask &= mask - 1;
             }
-            nonces = add(nonces, advance);
+            for n in nonces.iter_mut() {
+                *n = _mm256_add_epi32(*n, advance);
+            }
             i += LANES;
         }
     }
