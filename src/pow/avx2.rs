@@ -1,5 +1,5 @@
-//! `avx2`: eight nonces at once, one 32-bit lane each, through the early-exit kernel of
-//! [`super::precompute`]. AVX2 has no vector rotate and no three-input logic, so each rotate is
+//! `avx2`: 16 nonces per step — two independent groups of eight 32-bit lanes — through the
+//! early-exit kernel of [`super::precompute`]. AVX2 has no vector rotate and no three-input logic, so each rotate is
 //! two shifts and an OR, and Ch/Maj take three and four instructions.
 //!
 //! Owns: the AVX2 lane operations and the loop over 8-nonce groups. Must not: check CPU features
@@ -50,7 +50,8 @@ mod lanes {
     use crate::pow::NonceRange;
 
     /// Independent 8-lane groups per step, interleaved instruction by instruction to hide the
-    /// 2-cycle latency of vector integer ops on Zen 5.
+    /// 2-cycle latency of vector integer ops on Zen 5. Measured per CPU-second: 1 group 12.0
+    /// MH/s, 2 groups 17.0, 3 groups 16.9 (only 16 ymm registers without AVX-512).
     const GROUPS: usize = 2;
     const LANES: u64 = 8 * GROUPS as u64;
 
@@ -134,8 +135,8 @@ mod lanes {
     #[inline]
     fn bswap(x: __m256i) -> __m256i {
         let order = _mm256_setr_epi8(
-            3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12, 3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9,
-            8, 15, 14, 13, 12,
+            3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12, 3, 2, 1, 0, 7, 6, 5, 4, 11, 10,
+            9, 8, 15, 14, 13, 12,
         );
         _mm256_shuffle_epi8(x, order)
     }
@@ -154,7 +155,10 @@ mod lanes {
         );
         let mut nonces = [first; GROUPS];
         for (g, n) in nonces.iter_mut().enumerate() {
-            *n = _mm256_add_epi32(first, _mm256_set1_epi32(step.wrapping_mul(8 * g as u32) as i32));
+            *n = _mm256_add_epi32(
+                first,
+                _mm256_set1_epi32(step.wrapping_mul(8 * g as u32) as i32),
+            );
         }
         let advance = _mm256_set1_epi32(step.wrapping_mul(LANES as u32) as i32);
         let top = _mm256_set1_epi32(top as i32);

@@ -1,6 +1,7 @@
-//! `avx512`: sixteen nonces at once, one 32-bit lane each, through the early-exit kernel of
-//! [`super::precompute`]. AVX-512 brings what makes SHA-256 cheap in SIMD: a rotate instruction
-//! (`vprold`) and three-input logic (`vpternlogd`) for Ch, Maj and the three-way XORs.
+//! `avx512`: 48 nonces per step — three independent groups of sixteen 32-bit lanes — through the
+//! early-exit kernel of [`super::precompute`]. AVX-512 brings what makes SHA-256 cheap in SIMD: a
+//! rotate instruction (`vprold`) and three-input logic (`vpternlogd`) for Ch, Maj and the
+//! three-way XORs.
 //!
 //! Owns: the AVX-512 lane operations and the loop over 16-nonce groups. Must not: check CPU
 //! features (an [`Avx512`] can only be made by [`BackendKind::instantiate`] after the check).
@@ -49,9 +50,11 @@ mod lanes {
     use crate::pow::precompute::{sha256d_h7, Precomputed};
     use crate::pow::NonceRange;
 
-    /// Independent 16-lane groups per step. On Zen 5 an AVX-512 integer op has a 2-cycle latency,
-    /// so one group's round (about 8 cycles of dependent work) leaves the four vector pipes half
-    /// idle; two groups interleaved instruction by instruction fill them.
+    /// Independent 16-lane groups per step. On Zen 5 every AVX-512 integer op (add, rotate,
+    /// ternlog) has a 2-cycle latency, so one group's round — a chain of about five dependent ops
+    /// — leaves the four vector pipes mostly idle; groups interleaved instruction by instruction
+    /// fill them. Measured per CPU-second: 1 group 34 MH/s, 2 groups 49, 3 groups 57, 4 groups 54
+    /// (32 zmm registers no longer hold four states).
     const GROUPS: usize = 3;
     const LANES: u64 = 16 * GROUPS as u64;
 
@@ -148,7 +151,10 @@ mod lanes {
         );
         let mut nonces = [first; GROUPS];
         for (g, n) in nonces.iter_mut().enumerate() {
-            *n = _mm512_add_epi32(first, _mm512_set1_epi32(step.wrapping_mul(16 * g as u32) as i32));
+            *n = _mm512_add_epi32(
+                first,
+                _mm512_set1_epi32(step.wrapping_mul(16 * g as u32) as i32),
+            );
         }
         let advance = _mm512_set1_epi32(step.wrapping_mul(LANES as u32) as i32);
         let top = _mm512_set1_epi32(top as i32);

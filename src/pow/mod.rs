@@ -13,6 +13,7 @@ pub mod avx2;
 #[cfg(target_arch = "x86_64")]
 pub mod avx512;
 pub mod header;
+#[cfg(target_arch = "x86_64")]
 pub(crate) mod precompute;
 pub mod reference;
 pub mod sha2_midstate;
@@ -476,6 +477,55 @@ mod tests {
             "{err}"
         );
         assert!(BackendKind::from_name("auto").unwrap().is_available());
+    }
+
+    /// `auto` is the first backend of `ALL` that is available, never one `MINEBENCH_DISABLE`
+    /// hides; `scripts/test-backends.sh` runs this under each forced set and shows the choice.
+    #[test]
+    fn auto_skips_disabled_backends() {
+        let disabled: Vec<String> = std::env::var(DISABLE_ENV)
+            .map(|v| v.split(',').map(|d| d.trim().to_string()).collect())
+            .unwrap_or_default();
+        let auto = BackendKind::detect();
+        println!("{DISABLE_ENV}={:?}: auto = {auto}", disabled.join(","));
+        assert_eq!(
+            Some(auto),
+            BackendKind::ALL.iter().copied().find(|k| k.is_available())
+        );
+        for name in &disabled {
+            let Ok(kind) = BackendKind::from_name(name) else {
+                continue;
+            };
+            if kind == BackendKind::Reference {
+                continue; // the oracle cannot be hidden
+            }
+            assert_ne!(kind, auto, "{name} is disabled but auto chose it");
+            assert!(
+                matches!(kind.availability(), Availability::Unavailable(r) if r.contains(DISABLE_ENV))
+            );
+            assert!(matches!(
+                kind.instantiate(),
+                Err(BackendError::Unavailable { .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn simd_backends_name_the_feature_they_lack() {
+        for kind in [BackendKind::ShaNi, BackendKind::Avx2, BackendKind::Avx512] {
+            assert!(!kind.required_cpu_features().is_empty(), "{kind}");
+        }
+        #[cfg(target_arch = "x86_64")]
+        assert_eq!(
+            cpu_availability(&["no-such-feature"]),
+            Availability::Unavailable("CPU lacks no-such-feature".to_string()),
+            "a name cpu_availability does not know counts as missing"
+        );
+        #[cfg(not(target_arch = "x86_64"))]
+        assert_eq!(
+            BackendKind::Avx2.availability(),
+            Availability::Unavailable(NOT_X86_64.to_string())
+        );
     }
 
     /// A backend that lies about one hit, to prove the reference re-check catches it.

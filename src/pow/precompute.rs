@@ -334,7 +334,10 @@ macro_rules! sha256d_h7 {
         v[19] = add(add(ssig1(v[17]), ssig0(v[4])), v[3]);
         v[20] = add(add(ssig1(v[18]), ssig0(v[5])), v[4]);
         v[21] = add(add(ssig1(v[19]), ssig0(v[6])), v[5]);
-        v[22] = add(add(ssig1(v[20]), ssig0(v[7])), add(v[6], splat(DIGEST_BITS)));
+        v[22] = add(
+            add(ssig1(v[20]), ssig0(v[7])),
+            add(v[6], splat(DIGEST_BITS)),
+        );
         v[23] = add(add(ssig1(v[21]), v[16]), add(v[7], splat(HASH2_W23_C)));
         v[24] = add(add(ssig1(v[22]), v[17]), splat(PAD));
         v[25] = add(ssig1(v[23]), v[18]);
@@ -343,7 +346,10 @@ macro_rules! sha256d_h7 {
         v[28] = add(ssig1(v[26]), v[21]);
         v[29] = add(ssig1(v[27]), v[22]);
         v[30] = add(add(ssig1(v[28]), v[23]), splat(HASH2_W30_C));
-        v[31] = add(add(ssig1(v[29]), v[24]), add(ssig0(v[16]), splat(DIGEST_BITS)));
+        v[31] = add(
+            add(ssig1(v[29]), v[24]),
+            add(ssig0(v[16]), splat(DIGEST_BITS)),
+        );
         for t in 32..61 {
             sched!(v, t);
         }

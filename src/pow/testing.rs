@@ -174,7 +174,11 @@ pub fn mainnet_windows(kind: BackendKind) {
         .expect("tests/data/headers.json parses");
     const WINDOW: u64 = 1 << 20;
     let picks = [0u64, 100_000, 481_824, 840_000];
-    for (n, row) in rows.iter().filter(|r| picks.contains(&r.height)).enumerate() {
+    for (n, row) in rows
+        .iter()
+        .filter(|r| picks.contains(&r.height))
+        .enumerate()
+    {
         let real = Header::from_hex(&row.header_hex).expect("fixture header is valid hex");
         assert_eq!(real.nonce(), row.nonce, "fixture nonce field");
         let header = real.with_nonce(0);
