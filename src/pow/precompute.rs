@@ -230,7 +230,9 @@ macro_rules! sha256d_h7 {
         let p: &$crate::pow::precompute::Precomputed = $pre;
         let x = $x;
 
-        // One full round; `kw` is K[t] + W[t] for this round.
+        // One full round; `kw` is K[t] + W[t] for this round. The new e is summed as
+        // (d + h + kw + Ch) + Σ1(e) rather than d + T1: one add more, but Σ1 (two dependent
+        // ops of 2-cycle latency on Zen 5) comes last, which shortens the round's chain.
         macro_rules! rnd {
             ($s:ident, $kw:expr) => {{
                 let [a, b, c, d, e, f, g, h] = $s;
@@ -242,8 +244,8 @@ macro_rules! sha256d_h7 {
                 $s = [a_new, a, b, c, e_new, e, f, g];
             }};
         }
-        // A round that computes only the new `e`: hash 2's last rounds, whose `a` never reaches
-        // word 7 before round 60.
+        // A round that computes only the new `e`, for hash 2's rounds 57..=60: an `a` computed
+        // there would reach `e` (as `d`) in round 61 at the earliest, too late for word 7.
         macro_rules! rnd_e {
             ($s:ident, $kw:expr) => {{
                 let [a, b, c, d, e, f, g, h] = $s;
