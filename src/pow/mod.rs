@@ -8,10 +8,18 @@
 //! A backend works on a *batch* — one header template, a nonce range, a target — so dynamic
 //! dispatch costs one virtual call per batch, never one per hash.
 
+#[cfg(target_arch = "x86_64")]
+pub mod avx2;
+#[cfg(target_arch = "x86_64")]
+pub mod avx512;
 pub mod header;
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod precompute;
 pub mod reference;
 pub mod sha2_midstate;
 pub mod sha2_naive;
+#[cfg(target_arch = "x86_64")]
+pub mod sha_ni;
 pub mod target;
 #[cfg(test)]
 pub mod testing;
@@ -156,6 +164,9 @@ pub trait Backend: Send + Sync {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum BackendKind {
+    Avx512,
+    ShaNi,
+    Avx2,
     Sha2Midstate,
     Sha2,
     Reference,
@@ -191,6 +202,9 @@ pub const DISABLE_ENV: &str = "MINEBENCH_DISABLE";
 impl BackendKind {
     /// Every backend, fastest expected first.
     pub const ALL: &'static [BackendKind] = &[
+        BackendKind::Avx512,
+        BackendKind::ShaNi,
+        BackendKind::Avx2,
         BackendKind::Sha2Midstate,
         BackendKind::Sha2,
         BackendKind::Reference,
@@ -202,6 +216,9 @@ impl BackendKind {
             BackendKind::Reference => "reference",
             BackendKind::Sha2 => "sha2",
             BackendKind::Sha2Midstate => "sha2-midstate",
+            BackendKind::ShaNi => "sha-ni",
+            BackendKind::Avx2 => "avx2",
+            BackendKind::Avx512 => "avx512",
         }
     }
 
@@ -229,6 +246,20 @@ impl BackendKind {
             BackendKind::Reference | BackendKind::Sha2 | BackendKind::Sha2Midstate => {
                 Availability::Available
             }
+            BackendKind::ShaNi | BackendKind::Avx2 | BackendKind::Avx512 => {
+                cpu_availability(self.required_cpu_features())
+            }
+        }
+    }
+
+    /// The x86 features a backend's code is compiled for (`is_x86_feature_detected!` names);
+    /// empty for the portable backends.
+    pub fn required_cpu_features(self) -> &'static [&'static str] {
+        match self {
+            BackendKind::Reference | BackendKind::Sha2 | BackendKind::Sha2Midstate => &[],
+            BackendKind::ShaNi => &["sha", "ssse3", "sse4.1"],
+            BackendKind::Avx2 => &["avx2"],
+            BackendKind::Avx512 => &["avx512f"],
         }
     }
 
@@ -267,6 +298,25 @@ impl BackendKind {
             BackendKind::Reference => Box::new(reference::Reference),
             BackendKind::Sha2 => Box::new(sha2_naive::Sha2Naive),
             BackendKind::Sha2Midstate => Box::new(sha2_midstate::Sha2Midstate),
+            // For the three SIMD kinds, `availability()` returning `Available` above means
+            // `cpu_availability` found every feature in `required_cpu_features()`, which lists
+            // exactly what each backend's `new_unchecked` requires.
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: availability() checked sha, ssse3 and sse4.1 (see above).
+            BackendKind::ShaNi => Box::new(unsafe { sha_ni::ShaNi::new_unchecked() }),
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: availability() checked avx2 (see above).
+            BackendKind::Avx2 => Box::new(unsafe { avx2::Avx2::new_unchecked() }),
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: availability() checked avx512f (see above).
+            BackendKind::Avx512 => Box::new(unsafe { avx512::Avx512::new_unchecked() }),
+            #[cfg(not(target_arch = "x86_64"))]
+            BackendKind::ShaNi | BackendKind::Avx2 | BackendKind::Avx512 => {
+                return Err(BackendError::Unavailable {
+                    name: self.name(),
+                    reason: NOT_X86_64.to_string(),
+                })
+            }
         })
     }
 }
@@ -283,6 +333,35 @@ fn known_names() -> String {
         .map(|k| k.name())
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+const NOT_X86_64: &str = "not an x86_64 build";
+
+/// `Available` when the CPU has every feature in `features`, else the first one it lacks. The one
+/// place minebench asks the CPU what it can do (besides reporting [`cpu_features`]).
+fn cpu_availability(features: &[&str]) -> Availability {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let has = |f: &str| match f {
+            "sha" => std::arch::is_x86_feature_detected!("sha"),
+            "ssse3" => std::arch::is_x86_feature_detected!("ssse3"),
+            "sse4.1" => std::arch::is_x86_feature_detected!("sse4.1"),
+            "avx2" => std::arch::is_x86_feature_detected!("avx2"),
+            "avx512f" => std::arch::is_x86_feature_detected!("avx512f"),
+            // A name added to `required_cpu_features` but not here: refuse rather than guess.
+            _ => false,
+        };
+        match features.iter().find(|f| !has(f)) {
+            Some(missing) => Availability::Unavailable(format!("CPU lacks {missing}")),
+            None => Availability::Available,
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = features;
+        Availability::Unavailable(NOT_X86_64.to_string())
+    }
 }
 
 fn disabled_by_env(name: &str) -> bool {
@@ -398,6 +477,55 @@ mod tests {
             "{err}"
         );
         assert!(BackendKind::from_name("auto").unwrap().is_available());
+    }
+
+    /// `auto` is the first backend of `ALL` that is available, never one `MINEBENCH_DISABLE`
+    /// hides; `scripts/test-backends.sh` runs this under each forced set and shows the choice.
+    #[test]
+    fn auto_skips_disabled_backends() {
+        let disabled: Vec<String> = std::env::var(DISABLE_ENV)
+            .map(|v| v.split(',').map(|d| d.trim().to_string()).collect())
+            .unwrap_or_default();
+        let auto = BackendKind::detect();
+        println!("{DISABLE_ENV}={:?}: auto = {auto}", disabled.join(","));
+        assert_eq!(
+            Some(auto),
+            BackendKind::ALL.iter().copied().find(|k| k.is_available())
+        );
+        for name in &disabled {
+            let Ok(kind) = BackendKind::from_name(name) else {
+                continue;
+            };
+            if kind == BackendKind::Reference {
+                continue; // the oracle cannot be hidden
+            }
+            assert_ne!(kind, auto, "{name} is disabled but auto chose it");
+            assert!(
+                matches!(kind.availability(), Availability::Unavailable(r) if r.contains(DISABLE_ENV))
+            );
+            assert!(matches!(
+                kind.instantiate(),
+                Err(BackendError::Unavailable { .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn simd_backends_name_the_feature_they_lack() {
+        for kind in [BackendKind::ShaNi, BackendKind::Avx2, BackendKind::Avx512] {
+            assert!(!kind.required_cpu_features().is_empty(), "{kind}");
+        }
+        #[cfg(target_arch = "x86_64")]
+        assert_eq!(
+            cpu_availability(&["no-such-feature"]),
+            Availability::Unavailable("CPU lacks no-such-feature".to_string()),
+            "a name cpu_availability does not know counts as missing"
+        );
+        #[cfg(not(target_arch = "x86_64"))]
+        assert_eq!(
+            BackendKind::Avx2.availability(),
+            Availability::Unavailable(NOT_X86_64.to_string())
+        );
     }
 
     /// A backend that lies about one hit, to prove the reference re-check catches it.

@@ -1,0 +1,204 @@
+//! `avx512`: 48 nonces per step — three independent groups of sixteen 32-bit lanes — through the
+//! early-exit kernel of [`super::precompute`]. AVX-512 brings what makes SHA-256 cheap in SIMD: a
+//! rotate instruction (`vprold`) and three-input logic (`vpternlogd`) for Ch, Maj and the
+//! three-way XORs.
+//!
+//! Owns: the AVX-512 lane operations and the loop over 16-nonce groups. Must not: check CPU
+//! features (an [`Avx512`] can only be made by [`BackendKind::instantiate`] after the check).
+//!
+//! [`BackendKind::instantiate`]: super::BackendKind::instantiate
+
+use super::precompute::Precomputed;
+use super::{Backend, BackendKind, Hit, NonceRange, Work};
+
+/// The AVX-512 backend. Holding one is proof that the CPU has AVX-512F.
+#[derive(Debug, Clone, Copy)]
+pub struct Avx512 {
+    _detected: (),
+}
+
+impl Avx512 {
+    /// # Safety
+    /// The CPU must support `avx512f`. Only [`super::BackendKind::instantiate`] calls this, after
+    /// `availability()` checked it.
+    pub(super) unsafe fn new_unchecked() -> Avx512 {
+        Avx512 { _detected: () }
+    }
+}
+
+impl Backend for Avx512 {
+    fn kind(&self) -> BackendKind {
+        BackendKind::Avx512
+    }
+
+    fn scan(&self, work: &Work, range: NonceRange, hits: &mut Vec<Hit>) -> u64 {
+        let pre = Precomputed::new(work.header.as_bytes());
+        let mut candidates = Vec::new();
+        // SAFETY: `self` exists, so `new_unchecked`'s contract held: this CPU has avx512f.
+        unsafe { lanes::scan(&pre, range, work.target.top_word(), &mut candidates) };
+        pre.confirm(work, &candidates, hits);
+        range.len()
+    }
+}
+
+/// The lane operations the kernel macro calls, on [`GROUPS`] independent `__m512i` (16 × u32
+/// each). Each is a safe `#[target_feature]` function: callable without `unsafe` from `scan`,
+/// which has the same feature, and inlined into it.
+mod lanes {
+    use std::arch::x86_64::*;
+
+    use crate::pow::precompute::{sha256d_h7, Precomputed};
+    use crate::pow::NonceRange;
+
+    /// Independent 16-lane groups per step. On Zen 5 every AVX-512 integer op (add, rotate,
+    /// ternlog) has a 2-cycle latency, so one group's round — a chain of about five dependent ops
+    /// — leaves the four vector pipes mostly idle; groups interleaved instruction by instruction
+    /// fill them. Measured per CPU-second: 1 group 34 MH/s, 2 groups 49, 3 groups 57, 4 groups 54
+    /// (32 zmm registers no longer hold four states).
+    const GROUPS: usize = 3;
+    const LANES: u64 = 16 * GROUPS as u64;
+
+    /// `GROUPS` × 16 lanes, each operation applied to every group in turn.
+    #[derive(Clone, Copy)]
+    struct V([__m512i; GROUPS]);
+
+    macro_rules! each {
+        (|$($x:ident),+| $body:expr) => {{
+            let mut out = [_mm512_setzero_si512(); GROUPS];
+            for (i, o) in out.iter_mut().enumerate() {
+                $(let $x = $x.0[i];)+
+                *o = $body;
+            }
+            V(out)
+        }};
+    }
+
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    fn splat(x: u32) -> V {
+        V([_mm512_set1_epi32(x as i32); GROUPS])
+    }
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    fn add(a: V, b: V) -> V {
+        each!(|a, b| _mm512_add_epi32(a, b))
+    }
+    /// Three rotates XORed together in one `vpternlogd` (truth table 0x96 = a ^ b ^ c).
+    macro_rules! sigma {
+        ($x:expr, $r1:literal, $r2:literal, $third:expr) => {
+            _mm512_ternarylogic_epi32::<0x96>(
+                _mm512_ror_epi32::<$r1>($x),
+                _mm512_ror_epi32::<$r2>($x),
+                $third,
+            )
+        };
+    }
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    fn bsig0(x: V) -> V {
+        each!(|x| sigma!(x, 2, 13, _mm512_ror_epi32::<22>(x)))
+    }
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    fn bsig1(x: V) -> V {
+        each!(|x| sigma!(x, 6, 11, _mm512_ror_epi32::<25>(x)))
+    }
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    fn ssig0(x: V) -> V {
+        each!(|x| sigma!(x, 7, 18, _mm512_srli_epi32::<3>(x)))
+    }
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    fn ssig1(x: V) -> V {
+        each!(|x| sigma!(x, 17, 19, _mm512_srli_epi32::<10>(x)))
+    }
+    /// `e ? f : g` (truth table 0xca).
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    fn ch(e: V, f: V, g: V) -> V {
+        each!(|e, f, g| _mm512_ternarylogic_epi32::<0xca>(e, f, g))
+    }
+    /// Majority of three (truth table 0xe8).
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    fn maj(a: V, b: V, c: V) -> V {
+        each!(|a, b, c| _mm512_ternarylogic_epi32::<0xe8>(a, b, c))
+    }
+    /// Byte swap of each lane with AVX-512F alone (no `vpshufb`, which needs AVX-512BW): bytes
+    /// 3 and 1 come from a rotate by 8, bytes 2 and 0 from a rotate by 24.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    fn bswap(x: __m512i) -> __m512i {
+        _mm512_ternarylogic_epi32::<0xca>(
+            _mm512_set1_epi32(0xff00_ff00u32 as i32),
+            _mm512_ror_epi32::<8>(x),
+            _mm512_ror_epi32::<24>(x),
+        )
+    }
+
+    /// Appends to `out` every nonce of `range` whose hash's top 32 bits are `<= top`.
+    #[target_feature(enable = "avx512f")]
+    pub(super) fn scan(pre: &Precomputed, range: NonceRange, top: u32, out: &mut Vec<u32>) {
+        let len = range.len();
+        let step = range.step();
+        let lane_index = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        // Lane l of group g in step s hashes nonce start + (LANES·s + 16g + l)·step. Lanes past
+        // the end of the range (last step only) may wrap and hash garbage: they are masked off.
+        let first = _mm512_add_epi32(
+            _mm512_set1_epi32(range.start() as i32),
+            _mm512_mullo_epi32(lane_index, _mm512_set1_epi32(step as i32)),
+        );
+        let mut nonces = [first; GROUPS];
+        for (g, n) in nonces.iter_mut().enumerate() {
+            *n = _mm512_add_epi32(
+                first,
+                _mm512_set1_epi32(step.wrapping_mul(16 * g as u32) as i32),
+            );
+        }
+        let advance = _mm512_set1_epi32(step.wrapping_mul(LANES as u32) as i32);
+        let top = _mm512_set1_epi32(top as i32);
+        let mut i = 0u64;
+        while i < len {
+            let mut x = nonces;
+            for x in x.iter_mut() {
+                *x = bswap(*x);
+            }
+            let h7 = sha256d_h7!(pre, V(x));
+            let mut mask = 0u64;
+            for (g, h) in h7.0.iter().enumerate() {
+                mask |= u64::from(_mm512_cmple_epu32_mask(bswap(*h), top)) << (16 * g);
+            }
+            let left = len - i;
+            if left < LANES {
+                mask &= (1u64 << left) - 1;
+            }
+            while mask != 0 {
+                out.push(range.nth(i + u64::from(mask.trailing_zeros())));
+                mask &= mask - 1;
+            }
+            for n in nonces.iter_mut() {
+                *n = _mm512_add_epi32(*n, advance);
+            }
+            i += LANES;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::pow::BackendKind;
+
+    #[test]
+    fn agrees_with_reference() {
+        match BackendKind::Avx512.instantiate() {
+            Ok(backend) => crate::pow::testing::cross_check(backend.as_ref()),
+            Err(e) => eprintln!("avx512 test skipped: {e}"),
+        }
+    }
+
+    #[test]
+    fn finds_real_mainnet_nonces() {
+        crate::pow::testing::mainnet_windows(BackendKind::Avx512);
+    }
+}
