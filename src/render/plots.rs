@@ -856,7 +856,7 @@ fn err<E: std::fmt::Display>(e: E) -> String {
 /// glyphs differently, lifting a decimal point a pixel above the baseline in the PNGs.
 fn font(size: u32) -> TextStyle<'static> {
     debug_assert!(
-        size % 2 == 0,
+        size.is_multiple_of(2),
         "odd font sizes misplace small glyphs in PNGs"
     );
     TextStyle::from((FONT, size).into_font())
