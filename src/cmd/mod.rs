@@ -2,6 +2,9 @@
 //! library and printing the result. Validation of flags happens here (errors name the flag).
 
 pub mod backends;
+pub mod baseline;
+pub mod compare;
+pub mod export;
 pub mod hash;
 pub mod render;
 pub mod run;
@@ -22,6 +25,9 @@ pub fn dispatch(command: Command) -> Result<u8> {
         Command::Scan(args) => scan::run(&args),
         Command::Run(args) => run::run(&args),
         Command::Plan(args) => run::plan(&args),
+        Command::Compare(args) => compare::run(&args),
+        Command::Export(args) => export::run(&args),
+        Command::MergeReports(args) => compare::merge(&args),
     }
 }
 

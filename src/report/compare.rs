@@ -241,23 +241,23 @@ pub fn compare(
 }
 
 fn compare_case(base: &CaseReport, new: &CaseReport, opts: &CompareOptions) -> CaseComparison {
-    let rates = |c: &CaseReport| -> Vec<f64> { c.samples.iter().map(Sample::hashes_per_sec).collect() };
+    let rates =
+        |c: &CaseReport| -> Vec<f64> { c.samples.iter().map(Sample::hashes_per_sec).collect() };
     let (b, n) = (rates(base), rates(new));
     // The medians come from the samples, like the ratio, so the three numbers on a row agree
     // even if a report's stored summary were stale; the stored one only stands in when there
     // are no samples at all.
     let base_median = stats::median(&b).unwrap_or(base.hash_rate.median);
     let new_median = stats::median(&n).unwrap_or(new.hash_rate.median);
-    let change = stats::ratio_ci(&b, &n, opts.resamples, opts.seed).map(|(ratio, low, high)| {
-        RateChange {
+    let change =
+        stats::ratio_ci(&b, &n, opts.resamples, opts.seed).map(|(ratio, low, high)| RateChange {
             ratio,
             ratio_ci95_low: low,
             ratio_ci95_high: high,
             change_pct: pct(ratio),
             change_ci95_low_pct: pct(low),
             change_ci95_high_pct: pct(high),
-        }
-    });
+        });
     let p_value = stats::mann_whitney_u(&b, &n).map(|m| m.p_value);
     let verdict = match (change, p_value) {
         (Some(c), Some(p)) => stats::verdict(
@@ -411,7 +411,9 @@ mod tests {
             let ch = case.change.unwrap();
             assert!((ch.change_pct + 10.0).abs() < 0.1, "{}", ch.change_pct);
             assert!(ch.ratio_ci95_high < 1.0, "CI {ch:?} must exclude 1");
-            assert!(ch.change_ci95_low_pct <= ch.change_pct && ch.change_pct <= ch.change_ci95_high_pct);
+            assert!(
+                ch.change_ci95_low_pct <= ch.change_pct && ch.change_pct <= ch.change_ci95_high_pct
+            );
             assert!(case.p_value.unwrap() < 0.05);
         }
         assert_eq!(c.regressions(5.0).len(), 2);
@@ -426,7 +428,12 @@ mod tests {
     #[test]
     fn a_change_below_the_threshold_is_no_change() {
         let base = quiet_fixture();
-        let c = compare(&base, &scaled(&base, 0.9), &CompareOptions::new(0.15, 0.05, false)).unwrap();
+        let c = compare(
+            &base,
+            &scaled(&base, 0.9),
+            &CompareOptions::new(0.15, 0.05, false),
+        )
+        .unwrap();
         assert!(c.cases.iter().all(|x| x.verdict == Verdict::NoChange));
     }
 
@@ -439,7 +446,10 @@ mod tests {
         assert_eq!(c.cases.len(), 1);
         assert_eq!(c.cases[0].id, base.cases[1].id);
         assert_eq!(c.only_in_base, vec![base.cases[0].id.clone()]);
-        assert_eq!(c.only_in_new, vec!["sha2-midstate/stride/t1/zb12".to_string()]);
+        assert_eq!(
+            c.only_in_new,
+            vec!["sha2-midstate/stride/t1/zb12".to_string()]
+        );
     }
 
     #[test]
@@ -452,7 +462,10 @@ mod tests {
         let CompareError::DifferentMachines { differences, .. } = &err;
         assert_eq!(differences.len(), 2, "{differences:?}");
         let msg = err.to_string();
-        assert!(msg.contains("Some Other CPU") && msg.contains("cores"), "{msg}");
+        assert!(
+            msg.contains("Some Other CPU") && msg.contains("cores"),
+            "{msg}"
+        );
         assert!(msg.contains("--allow-different-machines"), "{msg}");
 
         let c = compare(&base, &new, &CompareOptions::new(0.02, 0.05, true)).unwrap();
@@ -492,7 +505,10 @@ mod tests {
         // Floats may lose their last bit through serde_json's parser; everything else is exact.
         assert_eq!(back.cases.len(), c.cases.len());
         for (x, y) in back.cases.iter().zip(&c.cases) {
-            assert_eq!((&x.id, x.verdict, x.batch_p99), (&y.id, y.verdict, y.batch_p99));
+            assert_eq!(
+                (&x.id, x.verdict, x.batch_p99),
+                (&y.id, y.verdict, y.batch_p99)
+            );
             let (a, b) = (x.change.unwrap(), y.change.unwrap());
             assert!((a.ratio - b.ratio).abs() < 1e-12);
         }
@@ -511,10 +527,19 @@ mod tests {
         assert!(err.to_string().contains(SCHEMA_VERSION));
 
         v.as_object_mut().unwrap().remove("schema");
-        assert!(matches!(parse_report(&v.to_string()), Err(ParseError::NoSchema)));
-        assert!(matches!(parse_report("{\"schema\": "), Err(ParseError::Json(_))));
+        assert!(matches!(
+            parse_report(&v.to_string()),
+            Err(ParseError::NoSchema)
+        ));
+        assert!(matches!(
+            parse_report("{\"schema\": "),
+            Err(ParseError::Json(_))
+        ));
         let mut v: serde_json::Value = serde_json::from_str(FIXTURE).unwrap();
         v["cases"] = 7.into();
-        assert!(matches!(parse_report(&v.to_string()), Err(ParseError::Shape(_))));
+        assert!(matches!(
+            parse_report(&v.to_string()),
+            Err(ParseError::Shape(_))
+        ));
     }
 }

@@ -131,7 +131,10 @@ pub fn merge_reports(reports: &[Report]) -> Result<Report, MergeError> {
 fn merge_case(parts: &[&CaseReport], first_report: &Report) -> Result<CaseReport, MergeError> {
     let head = parts[0];
     let id = head.id.clone();
-    let samples: Vec<Sample> = parts.iter().flat_map(|c| c.samples.iter().copied()).collect();
+    let samples: Vec<Sample> = parts
+        .iter()
+        .flat_map(|c| c.samples.iter().copied())
+        .collect();
     let rates: Vec<f64> = samples.iter().map(Sample::hashes_per_sec).collect();
     let hash_rate =
         stats::summarize(&rates).ok_or_else(|| MergeError::NoSamples { case: id.clone() })?;
@@ -150,7 +153,11 @@ fn merge_case(parts: &[&CaseReport], first_report: &Report) -> Result<CaseReport
     };
 
     let lat = |what: &'static str, pick: fn(&Latency) -> &Option<LatencySummary>| {
-        merge_latency(&id, what, parts.iter().filter_map(|c| pick(&c.latency).as_ref()))
+        merge_latency(
+            &id,
+            what,
+            parts.iter().filter_map(|c| pick(&c.latency).as_ref()),
+        )
     };
     let latency = Latency {
         batch: lat("batch latency", |l| &l.batch)?,
@@ -161,7 +168,8 @@ fn merge_case(parts: &[&CaseReport], first_report: &Report) -> Result<CaseReport
 
     let workers = merge_workers(parts);
     let total_hashes: u64 = workers.iter().map(|w| w.hashes).sum();
-    let switches: Vec<&JobSwitchReport> = parts.iter().filter_map(|c| c.job_switch.as_ref()).collect();
+    let switches: Vec<&JobSwitchReport> =
+        parts.iter().filter_map(|c| c.job_switch.as_ref()).collect();
     let job_switch = (!switches.is_empty()).then(|| {
         let stale: u64 = switches.iter().map(|j| j.stale_hashes).sum();
         JobSwitchReport {
@@ -296,7 +304,10 @@ mod tests {
             ] {
                 assert!(close(u, v), "{u} vs {v}");
             }
-            assert_eq!((a.shares.hashes, a.shares.found), (b.shares.hashes, b.shares.found));
+            assert_eq!(
+                (a.shares.hashes, a.shares.found),
+                (b.shares.hashes, b.shares.found)
+            );
             assert!(close(a.shares.poisson_p, b.shares.poisson_p));
             assert_eq!(
                 a.latency.batch.as_ref().map(|l| l.p99_ns),
@@ -320,7 +331,10 @@ mod tests {
         let c0 = &m.cases[0];
         assert_eq!(c0.samples.len(), a.cases[0].samples.len() * 2);
         assert_eq!(c0.hash_rate.n, c0.samples.len());
-        assert_eq!(c0.shares.hashes, a.cases[0].shares.hashes + b.cases[0].shares.hashes);
+        assert_eq!(
+            c0.shares.hashes,
+            a.cases[0].shares.hashes + b.cases[0].shares.hashes
+        );
         assert_eq!(c0.shares.found, a.cases[0].shares.found * 2);
         let batch = |c: &CaseReport| c.latency.batch.as_ref().unwrap().count;
         assert_eq!(batch(c0), batch(&a.cases[0]) * 2);
