@@ -101,6 +101,9 @@ pub fn run(args: &RunArgs) -> Result<u8> {
             eprintln!("        {}", path.display());
         }
         if outcome.report.interrupted {
+            if let Some(name) = &args.save_baseline {
+                eprintln!("baseline {name} not saved: the run was interrupted");
+            }
             code = 130;
             break;
         }
