@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# The CI benchmark step: run the quick scenario in release, compare it against a baseline, put
+# The CI benchmark step: run a short scenario in release, compare it against a baseline, put
 # the result in the GitHub step summary, and run the criterion benches in their short form.
 #
-#   scripts/ci-bench.sh [--baseline NAME] [--fail-on-regression PCT] [--save-baseline NAME]
+#   scripts/ci-bench.sh [--scenario FILE] [--baseline NAME] [--fail-on-regression PCT]
+#                       [--save-baseline NAME]
 #                       [--allow-different-machines] [--out DIR] [--gab FILE] [--bmf FILE]
 #                       [--no-criterion]
 #
+#   --scenario FILE            default scenarios/ci.toml: quick's cases with 8 samples (quick's
+#                              3 samples can never give p < 0.05, so could never flag anything)
 #   --baseline NAME            compare against DIR/baselines/NAME (missing: exit 2 before running)
 #   --fail-on-regression PCT   exit 1 when a case is significantly slower by more than PCT %
 #   --allow-different-machines compare even if the baseline comes from another CPU / core count
@@ -18,8 +21,9 @@
 # to it. Exit status: minebench run's (0, 1 regression, 2 bad input), else 1 if the benches fail.
 set -euo pipefail
 
-usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
+SCENARIO="scenarios/ci.toml"
 BASELINE=""
 FAIL=""
 SAVE=""
@@ -30,6 +34,7 @@ BMF=""
 CRITERION=1
 while [[ $# -gt 0 ]]; do
   case "$1" in
+    --scenario) [[ $# -ge 2 ]] || usage; SCENARIO="$2"; shift 2 ;;
     --baseline) [[ $# -ge 2 ]] || usage; BASELINE="$2"; shift 2 ;;
     --fail-on-regression) [[ $# -ge 2 ]] || usage; FAIL="$2"; shift 2 ;;
     --save-baseline) [[ $# -ge 2 ]] || usage; SAVE="$2"; shift 2 ;;
@@ -47,7 +52,10 @@ if [[ -n "$FAIL" && -z "$BASELINE" ]]; then
   exit 2
 fi
 
+# A relative --scenario is relative to where the script was called from.
+[[ -f "$SCENARIO" ]] && SCENARIO="$(cd "$(dirname "$SCENARIO")" && pwd)/$(basename "$SCENARIO")"
 cd "$(dirname "$0")/.."
+[[ -f "$SCENARIO" ]] || { echo "no such scenario file: $SCENARIO" >&2; exit 2; }
 TARGET="${CARGO_TARGET_DIR:-target}"
 cargo build --release --quiet --bin minebench
 BIN="$TARGET/release/minebench"
@@ -55,7 +63,7 @@ BIN="$TARGET/release/minebench"
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/minebench-ci.XXXXXX")"
 trap 'rm -rf "$TMP"' EXIT
 
-args=(run --no-profile --out "$OUT")
+args=(run "$SCENARIO" --no-profile --out "$OUT")
 if [[ -n "$BASELINE" ]]; then
   args+=(--baseline "$BASELINE" --markdown "$TMP/compare.md")
   [[ -n "$FAIL" ]] && args+=(--fail-on-regression "$FAIL")
@@ -71,7 +79,7 @@ REPORT="$(sed -n 's/^report: //p' "$TMP/stderr" | tail -n 1)"
 
 if [[ -n "${GITHUB_STEP_SUMMARY:-}" ]]; then
   {
-    echo "## minebench quick scenario"
+    echo "## minebench $(basename "$SCENARIO" .toml) scenario"
     echo
     echo '```text'
     cat "$TMP/stdout"

@@ -355,6 +355,8 @@ fn run_saves_a_baseline_and_compares_against_it() {
     let stdout = text(&second.stdout);
     assert!(stdout.contains("compared with baseline x"), "{stdout}");
     assert!(stdout.contains("sha2-midstate/atomic/t1/zb12"), "{stdout}");
+    // 3 samples a side: the table says no verdict was possible.
+    assert!(stdout.contains("too few samples"), "{stdout}");
     // Compared first, then replaced by the new report.
     let dirs = run_dirs(&out);
     assert_eq!(dirs.len(), 2);

@@ -283,6 +283,9 @@ pub fn console_table(c: &Comparison) -> String {
     if let Some(note) = no_common_cases(c) {
         let _ = writeln!(out, "{note}");
     }
+    if let Some(note) = underpowered(c) {
+        let _ = writeln!(out, "{note}");
+    }
     let _ = writeln!(out, "{}", footer(c));
     out
 }
@@ -336,6 +339,9 @@ pub fn markdown(c: &Comparison) -> String {
     if let Some(note) = no_common_cases(c) {
         let _ = writeln!(out, "\n**{note}**");
     }
+    if let Some(note) = underpowered(c) {
+        let _ = writeln!(out, "\n**{note}**");
+    }
     let _ = writeln!(out, "\n{}.", footer(c));
     out
 }
@@ -346,6 +352,24 @@ fn no_common_cases(c: &Comparison) -> Option<String> {
         format!(
             "warning: no case in common (base scenario {:?}, new scenario {:?})",
             c.base.scenario, c.new.scenario
+        )
+    })
+}
+
+/// A warning naming the cases whose sample counts make any verdict impossible.
+fn underpowered(c: &Comparison) -> Option<String> {
+    let ids: Vec<String> = c
+        .cases
+        .iter()
+        .filter(|x| !x.verdict_possible)
+        .map(|x| format!("{} ({} vs {} samples)", x.id, x.base_samples, x.new_samples))
+        .collect();
+    (!ids.is_empty()).then(|| {
+        format!(
+            "warning: too few samples for p < {} to be possible, so no verdict can be reached \
+             (use at least 4 samples a side, or merge rounds): {}",
+            c.alpha,
+            ids.join(", ")
         )
     })
 }

@@ -159,6 +159,9 @@ pub struct CaseComparison {
     /// Two-sided Mann-Whitney U p-value over the per-sample hash rates.
     pub p_value: Option<f64>,
     pub verdict: Verdict,
+    /// False when the sample counts are too small for the test ever to reach p < alpha (3 vs 3
+    /// samples: the smallest two-sided p is 0.1), so `no change` says nothing.
+    pub verdict_possible: bool,
     /// Batch latency p99 (time inside one backend call), when both reports have it.
     pub batch_p99: Option<LatencyChange>,
 }
@@ -279,6 +282,7 @@ fn compare_case(base: &CaseReport, new: &CaseReport, opts: &CompareOptions) -> C
         _ => None,
     };
     CaseComparison {
+        verdict_possible: can_be_significant(b.len(), n.len(), opts.alpha),
         id: new.id.clone(),
         base_median_hps: base_median,
         new_median_hps: new_median,
@@ -289,6 +293,14 @@ fn compare_case(base: &CaseReport, new: &CaseReport, opts: &CompareOptions) -> C
         verdict,
         batch_p99,
     }
+}
+
+/// Whether [`stats::mann_whitney_u`] can give p < `alpha` at all for these sample counts: the
+/// smallest p it can give is that of two completely separated samples.
+pub fn can_be_significant(n_base: usize, n_new: usize, alpha: f64) -> bool {
+    let a: Vec<f64> = (0..n_base).map(|i| i as f64).collect();
+    let b: Vec<f64> = (n_base..n_base + n_new).map(|i| i as f64).collect();
+    stats::mann_whitney_u(&a, &b).is_some_and(|m| m.p_value < alpha)
 }
 
 fn pct(ratio: f64) -> f64 {
@@ -435,6 +447,35 @@ mod tests {
         )
         .unwrap();
         assert!(c.cases.iter().all(|x| x.verdict == Verdict::NoChange));
+    }
+
+    #[test]
+    fn too_few_samples_can_never_be_significant() {
+        assert!(
+            !can_be_significant(3, 3, 0.05),
+            "3 vs 3: smallest p is 2/20"
+        );
+        assert!(can_be_significant(4, 4, 0.05), "4 vs 4: smallest p is 2/70");
+        assert!(!can_be_significant(4, 4, 0.01));
+        assert!(can_be_significant(10, 30, 0.05));
+        assert!(!can_be_significant(0, 5, 0.05));
+        let mut three = quiet_fixture();
+        for c in &mut three.cases {
+            c.samples.truncate(3);
+            resummarize(c);
+        }
+        let c = compare(&three, &scaled(&three, 0.5), &CompareOptions::default()).unwrap();
+        for case in &c.cases {
+            assert!(!case.verdict_possible);
+            assert_eq!(case.verdict, Verdict::NoChange, "a halving, but 3 samples");
+        }
+        let c = compare(
+            &quiet_fixture(),
+            &quiet_fixture(),
+            &CompareOptions::default(),
+        )
+        .unwrap();
+        assert!(c.cases.iter().all(|x| x.verdict_possible));
     }
 
     #[test]
