@@ -81,11 +81,16 @@ if [[ -n "${GITHUB_STEP_SUMMARY:-}" ]]; then
   {
     echo "## minebench $(basename "$SCENARIO" .toml) scenario"
     echo
+    if [[ -f "$TMP/compare.md" ]]; then
+      cat "$TMP/compare.md"
+      echo
+      echo "<details><summary>console output</summary>"
+      echo
+    fi
     echo '```text'
     cat "$TMP/stdout"
     echo '```'
-    echo
-    [[ -f "$TMP/compare.md" ]] && cat "$TMP/compare.md"
+    [[ -f "$TMP/compare.md" ]] && echo && echo "</details>"
     [[ $status -eq 1 ]] && echo && echo "**Regression: some case is slower by more than $FAIL %.**"
   } >>"$GITHUB_STEP_SUMMARY"
 fi

@@ -16,6 +16,7 @@ use minebench::run::output::write_atomic;
 use super::baseline;
 use crate::cli::{CompareArgs, MergeReportsArgs};
 
+/// `minebench compare BASE NEW`: 0, or 1 when the `--fail-on-regression` gate fails.
 pub fn run(args: &CompareArgs) -> Result<u8> {
     check_pct("--threshold", args.threshold)?;
     if !(args.alpha > 0.0 && args.alpha <= 1.0) {

@@ -9,6 +9,7 @@ use minebench::run::output::write_atomic;
 
 use crate::cli::{ExportArgs, ExportFormat};
 
+/// `minebench export`: the JSON on stdout, or written to `--out`.
 pub fn run(args: &ExportArgs) -> Result<u8> {
     let report =
         super::compare::load(&super::compare::resolve(&args.report, &args.baselines_dir)?)?;
