@@ -35,12 +35,16 @@ pub enum Command {
     Run(RunArgs),
     /// Print the cases a scenario expands to, without hashing anything.
     Plan(PlanArgs),
-    // -- render helper: `render` and `flame` --
     /// Rebuild every output of a report (plots, flamegraphs, HTML, Markdown) without re-running.
     Render(RenderArgs),
     /// Differential flamegraph of two profiles (per hash when the hash counts are known).
     Flame(FlameArgs),
-    // -- end render helper --
+    /// Compare two reports case by case: change in hash rate with a 95 % CI, p-value, verdict.
+    Compare(CompareArgs),
+    /// Export a report for a benchmark tracker (Bencher BMF, github-action-benchmark).
+    Export(ExportArgs),
+    /// Merge reports of one scenario (rounds of one build) into one report with every sample.
+    MergeReports(MergeReportsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -59,6 +63,23 @@ pub struct RunArgs {
     /// With --dry-run: the plan as JSON.
     #[arg(long)]
     pub json: bool,
+    /// After the run, compare the report against the baseline <OUT>/baselines/NAME (checked
+    /// before anything runs) and print the comparison.
+    #[arg(long, value_name = "NAME")]
+    pub baseline: Option<String>,
+    /// Save the finished report (its whole directory) as the baseline <OUT>/baselines/NAME,
+    /// replacing any previous one; with --baseline, after the comparison.
+    #[arg(long, value_name = "NAME")]
+    pub save_baseline: Option<String>,
+    /// With --baseline: exit 1 when a case is significantly slower by more than PCT %.
+    #[arg(long, value_name = "PCT", allow_negative_numbers = true)]
+    pub fail_on_regression: Option<f64>,
+    /// With --baseline: write the comparison as a Markdown table to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
+    /// With --baseline: compare even if the baseline was measured on another machine.
+    #[arg(long)]
+    pub allow_different_machines: bool,
 }
 
 #[derive(Debug, Args)]
@@ -96,8 +117,6 @@ pub struct ScanArgs {
     pub json: bool,
 }
 
-// -- render helper: `render` and `flame` arguments --
-
 #[derive(Debug, Args)]
 pub struct RenderArgs {
     /// The report to render (report.json of a run).
@@ -127,4 +146,76 @@ pub struct FlameArgs {
     pub hashes_b: Option<u64>,
 }
 
-// -- end render helper --
+/// `minebench compare`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The base: a report.json, a report directory, or a baseline name.
+    pub base: PathBuf,
+    /// The new report, in the same forms as BASE.
+    pub new: PathBuf,
+    /// Noise threshold in percent: smaller changes are never a verdict.
+    #[arg(
+        long,
+        value_name = "PCT",
+        default_value_t = 2.0,
+        allow_negative_numbers = true
+    )]
+    pub threshold: f64,
+    /// Significance level of the Mann-Whitney U test.
+    #[arg(
+        long,
+        value_name = "A",
+        default_value_t = 0.05,
+        allow_negative_numbers = true
+    )]
+    pub alpha: f64,
+    /// Also write the comparison as a Markdown table (for a CI step summary or a PR comment).
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
+    /// Print the comparison as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Exit 1 when a case is significantly slower by more than PCT %.
+    #[arg(long, value_name = "PCT", allow_negative_numbers = true)]
+    pub fail_on_regression: Option<f64>,
+    /// Compare even if the reports were measured on different machines.
+    #[arg(long)]
+    pub allow_different_machines: bool,
+    /// Where baseline names are looked up.
+    #[arg(long, value_name = "DIR", default_value = "reports/baselines")]
+    pub baselines_dir: PathBuf,
+}
+
+/// The formats of `minebench export`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// Bencher Metric Format JSON (throughput and latency per case).
+    Bmf,
+    /// github-action-benchmark `customBiggerIsBetter` JSON (MH/s per case).
+    Gab,
+}
+
+/// `minebench export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[arg(long, value_enum)]
+    pub format: ExportFormat,
+    /// A report.json, a report directory, or a baseline name.
+    pub report: PathBuf,
+    /// Write to FILE instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Where baseline names are looked up.
+    #[arg(long, value_name = "DIR", default_value = "reports/baselines")]
+    pub baselines_dir: PathBuf,
+}
+
+/// `minebench merge-reports`.
+#[derive(Debug, Args)]
+pub struct MergeReportsArgs {
+    /// Output: a .json file, or a directory that receives report.json.
+    pub out: PathBuf,
+    /// Reports to merge (report.json files or report directories), all of one scenario and build.
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+}

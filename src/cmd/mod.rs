@@ -2,9 +2,10 @@
 //! library and printing the result. Validation of flags happens here (errors name the flag).
 
 pub mod backends;
-// -- render helper --
+pub mod baseline;
+pub mod compare;
+pub mod export;
 pub mod flame;
-// -- end render helper --
 pub mod hash;
 pub mod render;
 pub mod run;
@@ -25,10 +26,11 @@ pub fn dispatch(command: Command) -> Result<u8> {
         Command::Scan(args) => scan::run(&args),
         Command::Run(args) => run::run(&args),
         Command::Plan(args) => run::plan(&args),
-        // -- render helper --
         Command::Render(args) => render::run(&args),
         Command::Flame(args) => flame::run(&args),
-        // -- end render helper --
+        Command::Compare(args) => compare::run(&args),
+        Command::Export(args) => export::run(&args),
+        Command::MergeReports(args) => compare::merge(&args),
     }
 }
 

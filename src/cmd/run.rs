@@ -5,11 +5,15 @@ use std::time::SystemTime;
 
 use anyhow::{Context, Result};
 
-use minebench::error::InputError;
+use minebench::error::{InputError, UsageError};
+use minebench::probe::machine::Fingerprint;
+use minebench::report::compare::CompareOptions;
+use minebench::report::Report;
 use minebench::run::{self, RunOptions};
 use minebench::scenario::plan::Plan;
 use minebench::scenario::{self, PlanOptions};
 
+use super::{baseline, compare};
 use crate::cli::{PlanArgs, RunArgs};
 
 /// Loads every scenario before anything runs, so a typo in the third file costs no hashing.
@@ -62,6 +66,9 @@ pub fn run(args: &RunArgs) -> Result<u8> {
     if args.dry_run {
         return print_plans(&plans, args.json);
     }
+    // Before anything is created or hashed: a bad name or a missing or foreign baseline is an
+    // input error that costs nothing.
+    let baseline = BaselineJob::prepare(args, plans.len())?;
     ensure_writable(&args.out)?;
     let stop = run::interrupt_flag();
     let opts = RunOptions {
@@ -94,9 +101,13 @@ pub fn run(args: &RunArgs) -> Result<u8> {
             eprintln!("        {}", path.display());
         }
         if outcome.report.interrupted {
+            if let Some(name) = &args.save_baseline {
+                eprintln!("baseline {name} not saved: the run was interrupted");
+            }
             code = 130;
             break;
         }
+        code = baseline.after_run(args, &outcome.report, &outcome.dir)?;
     }
     Ok(code)
 }
@@ -121,4 +132,107 @@ fn ensure_writable(out: &Path) -> Result<()> {
         return Err(InputError(format!("--out {}: not writable: {e}", out.display())).into());
     }
     Ok(())
+}
+
+/// `run --baseline` / `--save-baseline`: what was checked before the run, used after it.
+struct BaselineJob {
+    /// The baseline to compare against, loaded before the run.
+    compare_with: Option<Report>,
+    save_as: Option<String>,
+}
+
+impl BaselineJob {
+    /// Validates the baseline flags and loads the `--baseline` report, checking its machine
+    /// against this one, so that every refusal happens before anything runs.
+    fn prepare(args: &RunArgs, scenarios: usize) -> Result<BaselineJob> {
+        let wants = args.baseline.is_some() || args.save_baseline.is_some();
+        if wants && scenarios > 1 {
+            let flag = if args.baseline.is_some() {
+                "--baseline"
+            } else {
+                "--save-baseline"
+            };
+            return Err(UsageError::new(
+                flag,
+                format!("a baseline is one report: give one scenario, not {scenarios}"),
+            )
+            .into());
+        }
+        if args.baseline.is_none() {
+            for (flag, given) in [
+                ("--fail-on-regression", args.fail_on_regression.is_some()),
+                ("--markdown", args.markdown.is_some()),
+                ("--allow-different-machines", args.allow_different_machines),
+            ] {
+                if given {
+                    return Err(
+                        UsageError::new(flag, "only means something with --baseline NAME").into(),
+                    );
+                }
+            }
+        }
+        if let Some(p) = args.fail_on_regression {
+            compare::check_pct("--fail-on-regression", p)?;
+        }
+        if let Some(name) = &args.save_baseline {
+            baseline::check_name("--save-baseline", name)?;
+        }
+        let compare_with = match &args.baseline {
+            None => None,
+            Some(name) => {
+                baseline::check_name("--baseline", name)?;
+                let path = baseline::report_path(&baseline::root(&args.out), name)
+                    .map_err(|e| InputError(format!("--baseline: {e:#}")))?;
+                let report = compare::load(&path)?;
+                let here = Fingerprint::capture().comparable_key();
+                let there = report.machine.comparable_key();
+                if here != there && !args.allow_different_machines {
+                    return Err(InputError(format!(
+                        "--baseline {name}: measured on another machine; comparing would measure \
+                         the machines, not the code (pass --allow-different-machines to compare \
+                         anyway)\n  baseline: {there}\n  here:     {here}"
+                    ))
+                    .into());
+                }
+                Some(report)
+            }
+        };
+        Ok(BaselineJob {
+            compare_with,
+            save_as: args.save_baseline.clone(),
+        })
+    }
+
+    /// Compares the finished report with the baseline (printing the table), then saves it as a
+    /// baseline — unless the regression gate failed: a regressed run must not become the
+    /// reference the next run is judged against. Returns the exit code (1 on a regression).
+    fn after_run(&self, args: &RunArgs, report: &Report, dir: &Path) -> Result<u8> {
+        let mut code = 0;
+        if let Some(base) = &self.compare_with {
+            let opts = CompareOptions::new(
+                minebench::report::stats::DEFAULT_THRESHOLD,
+                minebench::report::stats::DEFAULT_ALPHA,
+                args.allow_different_machines,
+            );
+            let comparison = compare::compare_reports(base, report, &opts)?;
+            super::emit(&format!(
+                "\ncompared with baseline {}:\n{}",
+                args.baseline.as_deref().unwrap_or_default(),
+                compare::console_table(&comparison)
+            ))?;
+            if let Some(path) = &args.markdown {
+                compare::write_markdown(path, &comparison, "--markdown")?;
+            }
+            code = compare::gate(&comparison, args.fail_on_regression);
+        }
+        if let Some(name) = &self.save_as {
+            if code != 0 {
+                eprintln!("baseline {name} not updated: this run regressed against the baseline");
+            } else {
+                let dest = baseline::save(dir, &baseline::root(&args.out), name)?;
+                eprintln!("baseline {name} saved: {}", dest.display());
+            }
+        }
+        Ok(code)
+    }
 }

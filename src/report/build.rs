@@ -123,7 +123,7 @@ pub fn case_report(
         .zip(m.threads.iter().map(Some).chain(std::iter::repeat(None)))
         .map(|(w, t)| worker_report(w, t))
         .collect();
-    let balance = balance(&m.workers);
+    let balance = Balance::from_workers(m.workers.iter().map(|w| (w.hashes, w.busy_ns, w.idle_ns)));
     let efficiency = Efficiency {
         vs_ceiling: ceiling
             .filter(|c| c.naive_hashes_per_sec > 0.0)
@@ -181,18 +181,6 @@ fn worker_report(w: &WorkerStats, t: Option<&Result<ThreadDelta, String>>) -> Wo
         None => r.unavailable = Some("no /proc sample for this worker".to_string()),
     }
     r
-}
-
-fn balance(workers: &[WorkerStats]) -> Balance {
-    let n = workers.len().max(1) as f64;
-    let mean = workers.iter().map(|w| w.hashes as f64).sum::<f64>() / n;
-    let max = workers.iter().map(|w| w.hashes).max().unwrap_or(0) as f64;
-    let busy: u64 = workers.iter().map(|w| w.busy_ns).sum();
-    let idle: u64 = workers.iter().map(|w| w.idle_ns).sum();
-    Balance {
-        imbalance: if mean > 0.0 { max / mean } else { 1.0 },
-        idle_fraction: idle as f64 / (busy + idle).max(1) as f64,
-    }
 }
 
 /// Scaling efficiency needs the 1-thread case of the same backend, scheduler and difficulty, so

@@ -181,6 +181,25 @@ pub struct Balance {
     pub idle_fraction: f64,
 }
 
+impl Balance {
+    /// From per-worker `(hashes, busy_ns, idle_ns)`.
+    pub fn from_workers(workers: impl IntoIterator<Item = (u64, u64, u64)>) -> Balance {
+        let (mut n, mut sum, mut max, mut busy, mut idle) = (0u64, 0u64, 0u64, 0u64, 0u64);
+        for (hashes, b, i) in workers {
+            n += 1;
+            sum += hashes;
+            max = max.max(hashes);
+            busy += b;
+            idle += i;
+        }
+        let mean = sum as f64 / n.max(1) as f64;
+        Balance {
+            imbalance: if mean > 0.0 { max as f64 / mean } else { 1.0 },
+            idle_fraction: idle as f64 / (busy + idle).max(1) as f64,
+        }
+    }
+}
+
 /// Profile files of a case, relative to the report's directory.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ProfileArtefacts {

@@ -1,0 +1,383 @@
+//! `minebench compare` and `minebench merge-reports`: reading reports (by path, directory or
+//! baseline name), and printing a [`Comparison`] as a console table, Markdown or JSON.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+
+use minebench::error::{InputError, UsageError};
+use minebench::report::compare::{self, CaseComparison, CompareOptions, Comparison, Side};
+use minebench::report::merge::merge_reports;
+use minebench::report::stats::Verdict;
+use minebench::report::Report;
+use minebench::run::output::write_atomic;
+
+use super::baseline;
+use crate::cli::{CompareArgs, MergeReportsArgs};
+
+/// `minebench compare BASE NEW`: 0, or 1 when the `--fail-on-regression` gate fails.
+pub fn run(args: &CompareArgs) -> Result<u8> {
+    check_pct("--threshold", args.threshold)?;
+    if !(args.alpha > 0.0 && args.alpha <= 1.0) {
+        return Err(UsageError::new("--alpha", format!("{} is not in (0, 1]", args.alpha)).into());
+    }
+    if let Some(p) = args.fail_on_regression {
+        check_pct("--fail-on-regression", p)?;
+    }
+    let base = load(&resolve(&args.base, &args.baselines_dir)?)?;
+    let new = load(&resolve(&args.new, &args.baselines_dir)?)?;
+    let opts = CompareOptions::new(
+        args.threshold / 100.0,
+        args.alpha,
+        args.allow_different_machines,
+    );
+    let comparison = compare_reports(&base, &new, &opts)?;
+    if args.json {
+        super::emit_json(&comparison)?;
+    } else {
+        super::emit(&console_table(&comparison))?;
+    }
+    if let Some(path) = &args.markdown {
+        write_markdown(path, &comparison, "--markdown")?;
+    }
+    Ok(gate(&comparison, args.fail_on_regression))
+}
+
+/// `merge-reports OUT IN...`.
+pub fn merge(args: &MergeReportsArgs) -> Result<u8> {
+    let reports = args
+        .inputs
+        .iter()
+        .map(|p| load(&resolve_path(p)?))
+        .collect::<Result<Vec<Report>>>()?;
+    let merged = merge_reports(&reports).map_err(|e| InputError(format!("merge-reports: {e}")))?;
+    let out = if args.out.extension().is_some_and(|e| e == "json") {
+        args.out.clone()
+    } else {
+        args.out.join("report.json")
+    };
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| InputError(format!("{}: cannot create directory: {e}", dir.display())))?;
+    }
+    let mut json = serde_json::to_vec_pretty(&merged)?;
+    json.push(b'\n');
+    write_atomic(&out, &json)
+        .map_err(|e| InputError(format!("{}: cannot write: {e}", out.display())))?;
+    let samples: usize = merged.cases.iter().map(|c| c.samples.len()).sum();
+    eprintln!(
+        "merged {} reports: {} cases, {samples} samples -> {}",
+        reports.len(),
+        merged.cases.len(),
+        out.display()
+    );
+    Ok(0)
+}
+
+/// [`compare::compare`] with its refusal as an input error (exit 2).
+pub fn compare_reports(base: &Report, new: &Report, opts: &CompareOptions) -> Result<Comparison> {
+    compare::compare(base, new, opts).map_err(|e| InputError(e.to_string()).into())
+}
+
+/// A percentage flag must be a finite number ≥ 0.
+pub fn check_pct(flag: &str, value: f64) -> Result<()> {
+    if value.is_finite() && value >= 0.0 {
+        Ok(())
+    } else {
+        Err(UsageError::new(flag, format!("{value} is not a percentage ≥ 0")).into())
+    }
+}
+
+/// A report argument: an existing report.json or report directory, else a baseline name.
+pub fn resolve(arg: &Path, baselines_dir: &Path) -> Result<PathBuf> {
+    if arg.exists() {
+        return resolve_path(arg);
+    }
+    match arg.to_str() {
+        Some(name) if baseline::is_valid_name(name) && !name.ends_with(".json") => {
+            let path = baselines_dir.join(name).join("report.json");
+            if path.is_file() {
+                Ok(path)
+            } else {
+                Err(InputError(format!(
+                    "{name}: no such report file or directory, and no baseline {name:?} in {}: {}",
+                    baselines_dir.display(),
+                    baseline::existing(baselines_dir)
+                ))
+                .into())
+            }
+        }
+        _ => Err(InputError(format!(
+            "{}: no such report file or directory",
+            arg.display()
+        ))
+        .into()),
+    }
+}
+
+/// An existing path: a directory stands for its report.json.
+pub fn resolve_path(arg: &Path) -> Result<PathBuf> {
+    if arg.is_dir() {
+        let file = arg.join("report.json");
+        if file.is_file() {
+            Ok(file)
+        } else {
+            Err(InputError(format!(
+                "{}: a directory without a report.json",
+                arg.display()
+            ))
+            .into())
+        }
+    } else if arg.exists() {
+        Ok(arg.to_path_buf())
+    } else {
+        Err(InputError(format!(
+            "{}: no such report file or directory",
+            arg.display()
+        ))
+        .into())
+    }
+}
+
+/// Reads and parses a report; every failure names the file and is an input error.
+pub fn load(path: &Path) -> Result<Report> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| InputError(format!("{}: cannot read: {e}", path.display())))?;
+    compare::parse_report(&text).map_err(|e| InputError(format!("{}: {e}", path.display())).into())
+}
+
+/// Writes the Markdown table atomically; `flag` names the option in an error.
+pub fn write_markdown(path: &Path, c: &Comparison, flag: &str) -> Result<()> {
+    write_atomic(path, markdown(c).as_bytes())
+        .map_err(|e| UsageError::new(flag, format!("{}: cannot write: {e}", path.display())).into())
+}
+
+/// The exit code for `--fail-on-regression PCT`: 1 (and the cases named on stderr) when some case
+/// is significantly slower by more than PCT %, else 0.
+pub fn gate(c: &Comparison, fail_on: Option<f64>) -> u8 {
+    let Some(pct) = fail_on else { return 0 };
+    let bad = c.regressions(pct);
+    if bad.is_empty() {
+        return 0;
+    }
+    eprintln!(
+        "regression: {} case(s) slower by more than {pct} % (--fail-on-regression {pct}):",
+        bad.len()
+    );
+    for case in bad {
+        eprintln!("  {}  {}", case.id, change_text(case));
+    }
+    1
+}
+
+fn verdict_text(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Faster => "faster",
+        Verdict::Slower => "SLOWER",
+        Verdict::NoChange => "no change",
+    }
+}
+
+fn change_text(c: &CaseComparison) -> String {
+    match c.change {
+        Some(ch) => format!(
+            "{:+.2} % [{:+.2}, {:+.2}]",
+            ch.change_pct, ch.change_ci95_low_pct, ch.change_ci95_high_pct
+        ),
+        None => "n/a".to_string(),
+    }
+}
+
+fn p_text(c: &CaseComparison) -> String {
+    c.p_value
+        .map(|p| {
+            if p < 0.001 {
+                format!("{p:.1e}")
+            } else {
+                format!("{p:.3}")
+            }
+        })
+        .unwrap_or_else(|| "n/a".into())
+}
+
+fn p99_text(c: &CaseComparison) -> String {
+    match c.batch_p99 {
+        Some(l) => match l.change_pct {
+            Some(pct) => format!("{pct:+.1} %"),
+            None => format!("{} → {} ns", l.base_ns, l.new_ns),
+        },
+        None => "-".into(),
+    }
+}
+
+fn side_text(s: &Side) -> String {
+    let commit = s
+        .git_commit
+        .as_deref()
+        .map(|c| {
+            let short = &c[..c.len().min(9)];
+            if s.git_dirty == Some(true) {
+                format!("{short}+dirty")
+            } else {
+                short.to_string()
+            }
+        })
+        .unwrap_or_else(|| "unknown commit".into());
+    let interrupted = if s.interrupted { ", interrupted" } else { "" };
+    format!("{} @ {commit} ({}{interrupted})", s.scenario, s.started_at)
+}
+
+fn footer(c: &Comparison) -> String {
+    format!(
+        "threshold {} %, alpha {}: a verdict needs |change| > threshold, a 95 % CI excluding 0 and p < alpha",
+        c.threshold * 100.0,
+        c.alpha
+    )
+}
+
+/// The comparison as a fixed-width console table.
+pub fn console_table(c: &Comparison) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "base: {}", side_text(&c.base));
+    let _ = writeln!(out, "new:  {}", side_text(&c.new));
+    if c.machines_differ {
+        let _ = writeln!(
+            out,
+            "warning: the machines differ (--allow-different-machines)"
+        );
+    }
+    let w = c
+        .cases
+        .iter()
+        .map(|x| &x.id)
+        .chain(&c.only_in_base)
+        .chain(&c.only_in_new)
+        .map(|id| id.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    let _ = writeln!(
+        out,
+        "{:<w$}  {:>10}  {:>10}  {:>28}  {:>7}  {:>9}  {:>9}",
+        "case", "base MH/s", "new MH/s", "change % [95% CI]", "p", "verdict", "p99 batch"
+    );
+    for x in &c.cases {
+        let _ = writeln!(
+            out,
+            "{:<w$}  {:>10.3}  {:>10.3}  {:>28}  {:>7}  {:>9}  {:>9}",
+            x.id,
+            x.base_median_hps / 1e6,
+            x.new_median_hps / 1e6,
+            change_text(x),
+            p_text(x),
+            verdict_text(x.verdict),
+            p99_text(x)
+        );
+    }
+    for id in &c.only_in_base {
+        let _ = writeln!(out, "{id:<w$}  only in base");
+    }
+    for id in &c.only_in_new {
+        let _ = writeln!(out, "{id:<w$}  only in new");
+    }
+    if let Some(note) = no_common_cases(c) {
+        let _ = writeln!(out, "{note}");
+    }
+    if let Some(note) = underpowered(c) {
+        let _ = writeln!(out, "{note}");
+    }
+    let _ = writeln!(out, "{}", footer(c));
+    out
+}
+
+/// The comparison as Markdown (a heading line, a table, notes): for a CI step summary or a PR
+/// comment.
+pub fn markdown(c: &Comparison) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "### minebench compare: `{}`\n", c.new.scenario);
+    let _ = writeln!(out, "- base: `{}`", side_text(&c.base));
+    let _ = writeln!(out, "- new: `{}`", side_text(&c.new));
+    if c.machines_differ {
+        let _ = writeln!(out, "- **warning**: the machines differ");
+    }
+    let _ = writeln!(
+        out,
+        "\n| case | base MH/s | new MH/s | change | 95 % CI | p | verdict | batch p99 |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---|---:|");
+    for x in &c.cases {
+        let (change, ci) = match x.change {
+            Some(ch) => (
+                format!("{:+.2} %", ch.change_pct),
+                format!(
+                    "{:+.2} … {:+.2} %",
+                    ch.change_ci95_low_pct, ch.change_ci95_high_pct
+                ),
+            ),
+            None => ("n/a".into(), "n/a".into()),
+        };
+        let verdict = match x.verdict {
+            Verdict::NoChange => "no change".to_string(),
+            v => format!("**{}**", verdict_text(v).to_lowercase()),
+        };
+        let _ = writeln!(
+            out,
+            "| `{}` | {:.3} | {:.3} | {change} | {ci} | {} | {verdict} | {} |",
+            x.id,
+            x.base_median_hps / 1e6,
+            x.new_median_hps / 1e6,
+            p_text(x),
+            p99_text(x)
+        );
+    }
+    if !c.only_in_base.is_empty() {
+        let _ = writeln!(out, "\nOnly in base: {}", ticks(&c.only_in_base));
+    }
+    if !c.only_in_new.is_empty() {
+        let _ = writeln!(out, "\nOnly in new: {}", ticks(&c.only_in_new));
+    }
+    if let Some(note) = no_common_cases(c) {
+        let _ = writeln!(out, "\n**{note}**");
+    }
+    if let Some(note) = underpowered(c) {
+        let _ = writeln!(out, "\n**{note}**");
+    }
+    let _ = writeln!(out, "\n{}.", footer(c));
+    out
+}
+
+/// A warning when nothing could be compared (usually two different scenarios).
+fn no_common_cases(c: &Comparison) -> Option<String> {
+    c.cases.is_empty().then(|| {
+        format!(
+            "warning: no case in common (base scenario {:?}, new scenario {:?})",
+            c.base.scenario, c.new.scenario
+        )
+    })
+}
+
+/// A warning naming the cases whose sample counts make any verdict impossible.
+fn underpowered(c: &Comparison) -> Option<String> {
+    let ids: Vec<String> = c
+        .cases
+        .iter()
+        .filter(|x| !x.verdict_possible)
+        .map(|x| format!("{} ({} vs {} samples)", x.id, x.base_samples, x.new_samples))
+        .collect();
+    (!ids.is_empty()).then(|| {
+        format!(
+            "warning: too few samples for p < {} to be possible, so no verdict can be reached \
+             (use at least 4 samples a side, or merge rounds): {}",
+            c.alpha,
+            ids.join(", ")
+        )
+    })
+}
+
+fn ticks(ids: &[String]) -> String {
+    ids.iter()
+        .map(|i| format!("`{i}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
