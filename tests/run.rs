@@ -449,3 +449,34 @@ fn bad_input_exits_2_and_leaves_nothing() {
         .code(2)
         .stderr(predicate::str::contains("--out"));
 }
+
+#[test]
+fn nonce_count_samples_hash_at_least_that_many() {
+    let tmp = tempfile::tempdir().unwrap();
+    let body = TINY
+        .replace(
+            r#"scheduler = ["atomic", "channel"]"#,
+            r#"scheduler = ["rayon"]"#,
+        )
+        .replace(
+            r#"sample = { duration = "100ms" }"#,
+            "sample = { nonces = 500_000 }",
+        );
+    let scenario = write_scenario(tmp.path(), "nonces", &body);
+    let out = tmp.path().join("out");
+    minebench()
+        .arg("run")
+        .arg(&scenario)
+        .arg("--out")
+        .arg(&out)
+        .arg("--no-profile")
+        .assert()
+        .success();
+    let r = read_report(&report_dir(&out));
+    assert_eq!(r["scenario"]["measure"]["sample"]["nonces"], 500_000);
+    for c in r["cases"].as_array().unwrap() {
+        for s in c["samples"].as_array().unwrap() {
+            assert!(s["hashes"].as_u64().unwrap() >= 500_000, "{s}");
+        }
+    }
+}
