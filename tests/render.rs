@@ -309,7 +309,7 @@ fn render_rejects_bad_reports_with_exit_2() {
         (
             "partial.json",
             Some(r#"{"schema": "minebench.report/v1", "cases": 3}"#),
-            "does not match",
+            "malformed",
         ),
     ];
     for (name, content, expect) in cases {

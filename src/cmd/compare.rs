@@ -142,9 +142,7 @@ pub fn resolve_path(arg: &Path) -> Result<PathBuf> {
 
 /// Reads and parses a report; every failure names the file and is an input error.
 pub fn load(path: &Path) -> Result<Report> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| InputError(format!("{}: cannot read: {e}", path.display())))?;
-    compare::parse_report(&text).map_err(|e| InputError(format!("{}: {e}", path.display())).into())
+    Ok(super::render::load_report(path)?)
 }
 
 /// Writes the Markdown table atomically; `flag` names the option in an error.

@@ -9,7 +9,7 @@ use anyhow::Result;
 use minebench::error::InputError;
 use minebench::render::flamegraph::flamegraph_svg;
 use minebench::render::{html, markdown, plots, Drawn, NotDrawn, RenderError};
-use minebench::report::{Report, SCHEMA_VERSION};
+use minebench::report::Report;
 use minebench::run::output::write_atomic;
 
 use crate::cli::RenderArgs;
@@ -143,30 +143,10 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<(), RenderError> {
 /// report of another schema version says so instead of naming some missing field. Every error
 /// names the file and is an input error (exit 2).
 pub fn load_report(path: &Path) -> Result<Report, InputError> {
-    let shown = path.display();
     let text = std::fs::read_to_string(path)
-        .map_err(|e| InputError(format!("{shown}: cannot read the report: {e}")))?;
-    let value: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| InputError(format!("{shown}: not valid JSON: {e}")))?;
-    match value.get("schema").and_then(|s| s.as_str()) {
-        Some(SCHEMA_VERSION) => {}
-        Some(other) => {
-            return Err(InputError(format!(
-                "{shown}: report schema is {other:?}, this minebench reads {SCHEMA_VERSION:?}"
-            )))
-        }
-        None => {
-            return Err(InputError(format!(
-                "{shown}: no \"schema\" string field: not a minebench report"
-            )))
-        }
-    }
-    // From the text rather than the Value, so the error carries a line and column.
-    serde_json::from_str(&text).map_err(|e| {
-        InputError(format!(
-            "{shown}: does not match the {SCHEMA_VERSION} schema: {e}"
-        ))
-    })
+        .map_err(|e| InputError(format!("{}: cannot read the report: {e}", path.display())))?;
+    minebench::report::compare::parse_report(&text)
+        .map_err(|e| InputError(format!("{}: {e}", path.display())))
 }
 
 /// `minebench render REPORT.json [--out DIR]`.

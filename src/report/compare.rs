@@ -99,7 +99,8 @@ pub fn parse_report(text: &str) -> Result<Report, ParseError> {
         }
         Some(_) => {}
     }
-    serde_json::from_value(value).map_err(ParseError::Shape)
+    // From the text rather than the Value, so the error carries a line and column.
+    serde_json::from_str(text).map_err(ParseError::Shape)
 }
 
 /// Identifies one side of a comparison.
