@@ -20,11 +20,6 @@ impl UsageError {
     }
 }
 
-/// A run that finished but whose result is a failure the caller must see (a detected regression).
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct Regression(pub String);
-
 /// Exit status for an error chain: 2 for input errors, 0 for a closed stdout (the reader went
 /// away: not our failure), 1 for everything else.
 pub fn exit_code(err: &anyhow::Error) -> u8 {
