@@ -1,8 +1,6 @@
 //! Exit-code policy at the process boundary: which failures are the user's input (exit 2) and which
 //! are a failed run (exit 1). Library modules keep their own typed errors; this only classifies.
 
-use std::io;
-
 /// A bad flag or argument found by the command glue, with the flag it concerns.
 #[derive(Debug, thiserror::Error)]
 #[error("{flag}: {message}")]
@@ -20,20 +18,33 @@ impl UsageError {
     }
 }
 
-/// Exit status for an error chain: 2 for input errors, 0 for a closed stdout (the reader went
-/// away: not our failure), 1 for everything else.
+/// Exit status for an error chain: 2 for input errors, 1 for everything else. (A closed stdout
+/// is not an error at all: the command glue stops printing and carries on.)
 pub fn exit_code(err: &anyhow::Error) -> u8 {
     for cause in err.chain() {
-        if let Some(e) = cause.downcast_ref::<io::Error>() {
-            if e.kind() == io::ErrorKind::BrokenPipe {
-                return 0;
-            }
-        }
         if is_input_error(cause) {
             return 2;
         }
     }
     1
+}
+
+/// The error chain as one line, `outer: cause: root`, leaving out a cause whose text an outer
+/// message already contains (an error that prints its source *and* returns it from `source()`
+/// would otherwise read "No such file (os error 2): No such file (os error 2)").
+pub fn message(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if text.is_empty() || out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }
 
 fn is_input_error(cause: &(dyn std::error::Error + 'static)) -> bool {
@@ -55,3 +66,25 @@ fn is_input_error(cause: &(dyn std::error::Error + 'static)) -> bool {
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct InputError(pub String);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_does_not_repeat_a_cause_the_outer_text_already_holds() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("cannot write report.json: {source}")]
+        struct Wrap {
+            source: std::io::Error,
+        }
+        let io = std::io::Error::from(std::io::ErrorKind::NotFound);
+        let text = io.to_string();
+        let err = anyhow::Error::new(Wrap { source: io }).context("scenario quick");
+        assert_eq!(
+            message(&err),
+            format!("scenario quick: cannot write report.json: {text}")
+        );
+        assert_eq!(message(&err).matches(&text).count(), 1);
+    }
+}

@@ -20,11 +20,8 @@ fn main() -> ExitCode {
     match cmd::dispatch(cli.command) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
-            let code = minebench::error::exit_code(&err);
-            if code != 0 {
-                eprintln!("error: {err:#}");
-            }
-            ExitCode::from(code)
+            eprintln!("error: {}", minebench::error::message(&err));
+            ExitCode::from(minebench::error::exit_code(&err))
         }
     }
 }

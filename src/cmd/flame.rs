@@ -10,6 +10,7 @@ use std::path::Path;
 use anyhow::Result;
 
 use minebench::error::{InputError, UsageError};
+use minebench::input::{read_text, MAX_FOLDED_BYTES};
 use minebench::render::flamegraph::{diff_flamegraph_svg, validate_folded};
 use minebench::run::output::write_atomic;
 
@@ -117,8 +118,8 @@ fn load_case(spec: &str, report_path: &Path, case_id: &str) -> Result<Side> {
 
 /// Reads a collapsed-stacks file and checks it is one, naming the file and the bad line.
 fn read_folded(path: &Path) -> Result<String, InputError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| InputError(format!("{}: cannot read: {e}", path.display())))?;
+    let text = read_text(path, MAX_FOLDED_BYTES, "collapsed-stacks file")
+        .map_err(|e| InputError(format!("{}: {e}", path.display())))?;
     validate_folded(&text).map_err(|e| InputError(format!("{}: {e}", path.display())))?;
     Ok(text)
 }

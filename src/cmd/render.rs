@@ -7,6 +7,7 @@ use std::path::{Component, Path, PathBuf};
 use anyhow::Result;
 
 use minebench::error::InputError;
+use minebench::input::{read_text, MAX_FOLDED_BYTES, MAX_REPORT_BYTES};
 use minebench::render::flamegraph::flamegraph_svg;
 use minebench::render::{html, markdown, plots, Drawn, NotDrawn, RenderError};
 use minebench::report::Report;
@@ -73,7 +74,7 @@ pub fn render_report(report: &Report, report_dir: &Path, out: &Path) -> Result<R
             continue;
         };
         let folded_path = report_dir.join(folded_rel);
-        let folded = match std::fs::read_to_string(&folded_path) {
+        let folded = match read_text(&folded_path, MAX_FOLDED_BYTES, "collapsed-stacks file") {
             Ok(text) => text,
             Err(e) => {
                 rendered
@@ -143,8 +144,8 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<(), RenderError> {
 /// report of another schema version says so instead of naming some missing field. Every error
 /// names the file and is an input error (exit 2).
 pub fn load_report(path: &Path) -> Result<Report, InputError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| InputError(format!("{}: cannot read the report: {e}", path.display())))?;
+    let text = read_text(path, MAX_REPORT_BYTES, "report")
+        .map_err(|e| InputError(format!("{}: {e}", path.display())))?;
     minebench::report::compare::parse_report(&text)
         .map_err(|e| InputError(format!("{}: {e}", path.display())))
 }

@@ -83,11 +83,11 @@ impl PlanOptions {
 /// line and the dotted key; the CLI maps them all to exit code 2.
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
-    #[error("cannot read {path}: {source}")]
+    /// The file could not be read, is not a regular file, or is too large.
+    #[error("{path}: {source}")]
     Read {
         path: String,
-        #[source]
-        source: std::io::Error,
+        source: crate::input::ReadError,
     },
     #[error("{file}:{line}: {key}: TOML syntax error: {message}")]
     Syntax {
@@ -136,10 +136,20 @@ impl ScenarioError {
 /// Reads, validates and expands the scenario at `path`; [`Plan::source`] is `path` as given.
 pub fn load_file(path: &Path, opts: &PlanOptions) -> Result<Plan, ScenarioError> {
     let origin = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
-        path: origin.clone(),
-        source,
-    })?;
+    let text = crate::input::read_text(path, crate::input::MAX_SCENARIO_BYTES, "scenario")
+        .map_err(|source| match source.line() {
+            // Bytes that are not UTF-8 are a syntax error on a line, like any other.
+            Some(line) => ScenarioError::Syntax {
+                file: origin.clone(),
+                line,
+                key: DOCUMENT.to_string(),
+                message: source.to_string(),
+            },
+            None => ScenarioError::Read {
+                path: origin.clone(),
+                source,
+            },
+        })?;
     load_str(&text, &origin, opts)
 }
 
