@@ -62,7 +62,10 @@ pub fn read_text(path: &Path, max: u64, what: &'static str) -> Result<String, Re
     }
     String::from_utf8(bytes).map_err(|e| {
         let offset = e.utf8_error().valid_up_to();
-        let line = 1 + e.as_bytes()[..offset].iter().filter(|&&b| b == b'\n').count();
+        let line = 1 + e.as_bytes()[..offset]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
         ReadError::NotUtf8 { line, offset }
     })
 }
@@ -122,6 +125,6 @@ mod tests {
         std::fs::write(&f, b"name = \"a\"\n\n# caf\xe9\n").unwrap();
         let e = read_text(&f, 100, "scenario").unwrap_err();
         assert_eq!(e.line(), Some(3));
-        assert_eq!(e.to_string(), "line 3: not valid UTF-8 (byte 16)");
+        assert_eq!(e.to_string(), "line 3: not valid UTF-8 (byte 17)");
     }
 }

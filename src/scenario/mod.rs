@@ -39,6 +39,7 @@ pub mod plan;
 
 use std::ops::Range;
 use std::path::Path;
+use std::time::Duration;
 
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::Deserialize;
@@ -300,6 +301,15 @@ const DEFAULT_SAMPLES: u32 = 5;
 const DEFAULT_SAMPLE_NS: u64 = 300_000_000;
 const DEFAULT_BATCH: u64 = 4096;
 const DEFAULT_FREQUENCY_HZ: u32 = 997;
+/// The longest scenario name: it becomes `<name>-<UTC stamp>[-n]`, a directory name.
+const MAX_NAME_LEN: usize = 64;
+/// The longest warm-up, sample or job interval: an hour.
+const MAX_PHASE_NS: u64 = 3_600_000_000_000;
+/// The shortest sample window: 1 ms (a few hundred batches).
+const MIN_SAMPLE_NS: u64 = 1_000_000;
+/// The shortest job interval the harness can honour: its controller thread sleeps between
+/// events and wakes at most about once a millisecond, so faster "switches" would pile up.
+pub const MIN_JOB_INTERVAL_NS: u64 = 1_000_000;
 /// One job's whole nonce space: a batch or a counted sample never needs more.
 const NONCE_SPACE: i64 = 1 << 32;
 
@@ -426,6 +436,17 @@ impl Ctx<'_> {
     fn check_name(&self, name: &Spanned<String>) -> Checked<()> {
         let ok = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
         let text = name.get_ref();
+        if text.len() > MAX_NAME_LEN {
+            return Err(self.invalid(
+                name.span(),
+                "name",
+                format!(
+                    "{} characters is too long: use at most {MAX_NAME_LEN} (it becomes part of \
+                     a directory name)",
+                    text.len()
+                ),
+            ));
+        }
         if text.is_empty() || !text.chars().all(ok) {
             return Err(self.invalid(
                 name.span(),
@@ -641,11 +662,30 @@ impl Ctx<'_> {
             .map_err(|_| self.invalid(value.span(), key, format!("{text:?} is too long")))
     }
 
-    fn positive_duration_ns(&self, value: &Spanned<String>, key: &str) -> Checked<u64> {
-        match self.duration_ns(value, key)? {
-            0 => Err(self.invalid(value.span(), key, "must be longer than 0")),
-            ns => Ok(ns),
+    /// A duration in `min_ns..=max_ns`, the bounds named in the error in the user's units.
+    fn duration_in(
+        &self,
+        value: &Spanned<String>,
+        key: &str,
+        min_ns: u64,
+        max_ns: u64,
+        why: &str,
+    ) -> Checked<u64> {
+        let ns = self.duration_ns(value, key)?;
+        if (min_ns..=max_ns).contains(&ns) {
+            return Ok(ns);
         }
+        let show = |ns: u64| humantime::format_duration(Duration::from_nanos(ns)).to_string();
+        Err(self.invalid(
+            value.span(),
+            key,
+            format!(
+                "{:?} is out of range: use {} to {} ({why})",
+                value.get_ref(),
+                show(min_ns),
+                show(max_ns)
+            ),
+        ))
     }
 
     fn measure(&self, raw: Option<RawMeasure>) -> Checked<MeasureSpec> {
@@ -660,7 +700,13 @@ impl Ctx<'_> {
             });
         };
         let warmup_ns = match &m.warmup {
-            Some(w) => self.duration_ns(w, "measure.warmup")?,
+            Some(w) => self.duration_in(
+                w,
+                "measure.warmup",
+                0,
+                MAX_PHASE_NS,
+                "a Ctrl-C waits for nothing longer",
+            )?,
             None => DEFAULT_WARMUP_NS,
         };
         let samples = match &m.samples {
@@ -676,7 +722,13 @@ impl Ctx<'_> {
             None => DEFAULT_BATCH,
         };
         let job_interval_ns = match &m.job_interval {
-            Some(j) => Some(self.positive_duration_ns(j, "measure.job_interval")?),
+            Some(j) => Some(self.duration_in(
+                j,
+                "measure.job_interval",
+                MIN_JOB_INTERVAL_NS,
+                MAX_PHASE_NS,
+                "the harness switches jobs from a thread that wakes at most once a millisecond",
+            )?),
             None => None,
         };
         Ok(MeasureSpec {
@@ -691,9 +743,13 @@ impl Ctx<'_> {
 
     fn sample(&self, raw: &Spanned<RawSample>) -> Checked<SampleSpec> {
         match (&raw.get_ref().duration, &raw.get_ref().nonces) {
-            (Some(d), None) => Ok(SampleSpec::DurationNs(
-                self.positive_duration_ns(d, "measure.sample.duration")?,
-            )),
+            (Some(d), None) => Ok(SampleSpec::DurationNs(self.duration_in(
+                d,
+                "measure.sample.duration",
+                MIN_SAMPLE_NS,
+                MAX_PHASE_NS,
+                "shorter samples measure the clock, longer ones are better split into samples",
+            )?)),
             (None, Some(n)) => {
                 Ok(SampleSpec::Nonces(
                     self.int_in(n, "measure.sample.nonces", 1, NONCE_SPACE)? as u64,

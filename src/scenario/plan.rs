@@ -87,8 +87,7 @@ impl Difficulty {
         match self {
             Difficulty::ZeroBits(n) => format!("zb{n}"),
             Difficulty::Nbits(hex) => format!("nb{hex}"),
-            // f64's Display never uses an exponent, so the label stays path- and id-friendly.
-            Difficulty::Share(d) => format!("sd{d}"),
+            Difficulty::Share(d) => format!("sd{}", short_number(*d)),
         }
     }
 
@@ -244,6 +243,19 @@ fn dedup<T: PartialEq>(items: impl IntoIterator<Item = T>) -> Vec<T> {
     out
 }
 
+/// `d` as a short, path-friendly token: plain decimals while short (`1.5`, `0.0002`, `65536`),
+/// else the shortest exact exponent form (`1e300`, `1.2345e-12`). f64's Display alone never
+/// uses an exponent, so `share = 1e300` gave a 300-digit case id and file names too long to
+/// create.
+fn short_number(d: f64) -> String {
+    let plain = d.to_string();
+    if plain.len() <= 12 {
+        plain
+    } else {
+        format!("{d:e}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -303,6 +315,14 @@ mod tests {
     #[test]
     fn difficulty_labels_targets_and_serde_shape() {
         assert_eq!(Difficulty::ZeroBits(20).label(), "zb20");
+        assert_eq!(Difficulty::Share(1.5).label(), "sd1.5");
+        assert_eq!(Difficulty::Share(0.0002).label(), "sd0.0002");
+        assert_eq!(Difficulty::Share(1e300).label(), "sd1e300");
+        assert_eq!(
+            Difficulty::Share(1.0 / 3.0).label(),
+            "sd3.333333333333333e-1"
+        );
+        assert!(Difficulty::Share(f64::MAX).label().len() < 30);
         assert_eq!(Difficulty::Nbits("1d00ffff".into()).label(), "nb1d00ffff");
         assert_eq!(Difficulty::Share(1.5).label(), "sd1.5");
         assert_eq!(Difficulty::Share(1.0).label(), "sd1");

@@ -325,8 +325,30 @@ fn measure_values() {
         &with_line(17, "sample = { duration = \"0s\" }"),
         17,
         "measure.sample.duration",
-        &["longer than 0"],
+        &["out of range", "1ms to 1h"],
     );
+    // Hardening: durations the harness cannot honour, or that a Ctrl-C would wait out.
+    fails(
+        &with_line(17, "sample = { duration = \"1y\" }"),
+        17,
+        "measure.sample.duration",
+        &["\"1y\" is out of range", "1ms to 1h"],
+    );
+    fails(
+        &with_line(15, "warmup = \"2h\""),
+        15,
+        "measure.warmup",
+        &["out of range", "0s to 1h"],
+    );
+    for tiny in ["100ns", "999us", "1ns"] {
+        fails(
+            &with_line(19, &format!("job_interval = \"{tiny}\"")),
+            19,
+            "measure.job_interval",
+            &["out of range", "1ms to 1h", "once a millisecond"],
+        );
+    }
+    assert!(load(&with_line(19, "job_interval = \"1ms\"")).is_ok());
     fails(
         &with_line(17, "sample = { duration = \"1s\", nonces = 5 }"),
         17,
@@ -517,7 +539,7 @@ fn missing_file_names_the_path() {
     let msg = err.to_string();
     assert!(matches!(err, ScenarioError::Read { .. }));
     assert!(
-        msg.starts_with(&format!("cannot read {}: ", path.display())),
+        msg.starts_with(&format!("{}: cannot read: ", path.display())),
         "{msg}"
     );
     assert_eq!(err.line(), None);
@@ -618,4 +640,54 @@ fn key_locator_for_syntax_errors() {
     assert_eq!(key_from_lines("a = = 1\n", 1), "a");
     assert_eq!(key_from_lines("[[x]] # c\n!!\n", 2), "x");
     assert_eq!(key_from_lines("!!\n", 1), "(document)");
+}
+
+#[test]
+fn names_and_labels_stay_short_enough_for_file_names() {
+    let long = "n".repeat(65);
+    fails(
+        &with_line(1, &format!("name = \"{long}\"")),
+        1,
+        "name",
+        &["65 characters is too long", "at most 64"],
+    );
+    assert!(load(&with_line(1, &format!("name = \"{}\"", "n".repeat(64)))).is_ok());
+    let plan = load(&with_line(7, "difficulty = { share = 1e300 }")).unwrap();
+    for case in &plan.cases {
+        assert!(case.id.len() < 60, "{}", case.id);
+        assert!(case.id.ends_with("/sd1e300"), "{}", case.id);
+    }
+}
+
+#[test]
+fn bytes_that_are_not_utf8_are_an_error_on_their_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.toml");
+    let mut bytes = with_line(2, "description = \"caf").into_bytes();
+    let at = bytes.iter().position(|&b| b == b'f').unwrap() + 1;
+    bytes.insert(at, 0xe9);
+    std::fs::write(&path, &bytes).unwrap();
+    let err = load_file(&path, &OPTS).unwrap_err();
+    assert_eq!(err.line(), Some(2), "{err}");
+    assert!(err.to_string().contains("not valid UTF-8"), "{err}");
+}
+
+#[test]
+fn devices_and_oversized_files_are_refused_before_reading() {
+    let err = load_file(Path::new("/dev/zero"), &OPTS).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("/dev/zero: not a regular file (a character device)"),
+        "{err}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.toml");
+    let mut text = BASE.to_string();
+    text.push_str(&"# padding\n".repeat(120_000));
+    std::fs::write(&path, text).unwrap();
+    let err = load_file(&path, &OPTS).unwrap_err();
+    assert!(
+        err.to_string().contains("larger than the 1048576 bytes"),
+        "{err}"
+    );
 }
