@@ -1182,27 +1182,35 @@ fn write_chart(dir: &Path, name: &str, chart: &Chart) -> Result<Vec<PathBuf>, Re
         source,
     })?;
 
-    // The bitmap backend encodes by file extension, so the temporary file ends in `.png`;
-    // the rename makes the final file appear whole.
+    // Drawn into memory and encoded here, so the only file operation is the atomic write: a
+    // full disk then reads "plots/x.png: cannot write: No space left on device", not the image
+    // crate's debug dump without a path.
     let png_path = dir.join(format!("{name}.png"));
-    let tmp = dir.join(format!(".{name}.tmp-{}.png", std::process::id()));
-    let drawn = (|| {
-        let root = BitMapBackend::new(&tmp, size).into_drawing_area();
-        chart.draw(&root)?;
-        root.present().map_err(err)
-    })();
-    if let Err(message) = drawn {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(plot_err(message));
+    let (w, h) = size;
+    let mut rgb = vec![0u8; w as usize * h as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, size).into_drawing_area();
+        chart.draw(&root).map_err(plot_err)?;
+        root.present().map_err(|e| plot_err(e.to_string()))?;
     }
-    std::fs::rename(&tmp, &png_path).map_err(|source| {
-        let _ = std::fs::remove_file(&tmp);
-        RenderError::Write {
-            path: png_path.clone(),
-            source,
-        }
+    let png = encode_png(&rgb, w, h).map_err(|e| plot_err(format!("PNG encoding: {e}")))?;
+    write_atomic(&png_path, &png).map_err(|source| RenderError::Write {
+        path: png_path.clone(),
+        source,
     })?;
     Ok(vec![svg_path, png_path])
+}
+
+/// An 8-bit RGB buffer as PNG bytes.
+fn encode_png(rgb: &[u8], w: u32, h: u32) -> Result<Vec<u8>, png::EncodingError> {
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, w, h);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header()?;
+    writer.write_image_data(rgb)?;
+    writer.finish()?;
+    Ok(out)
 }
 
 #[cfg(test)]

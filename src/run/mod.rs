@@ -9,7 +9,7 @@ pub mod clock;
 pub mod output;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -36,6 +36,10 @@ const OVERHEAD_ROUNDS: u32 = 3;
 /// every wake-up can preempt a worker on a machine with as many workers as cores: with a fixed
 /// 1 ms poll, the per-thread stats showed worker 0 preempted ~850 times per 2-thread case.
 const MAX_NAP: Duration = Duration::from_millis(50);
+/// Job switches per case at most: every switch is kept (broadcast time, per-worker latency and
+/// stale work) until the case ends, so this bounds a case's memory (about 100 MB) whatever the
+/// interval and the case's length.
+const MAX_JOB_SWITCHES: u64 = 1_000_000;
 /// Shortest nap while waiting for a nonce count (the finish time is estimated from the rate).
 const MIN_NAP: Duration = Duration::from_micros(200);
 
@@ -81,21 +85,64 @@ pub struct RunOutcome {
     pub report_path: PathBuf,
 }
 
-/// Installs the Ctrl-C handler once: the first Ctrl-C asks the run to stop after the current
-/// sample (the report of finished cases is still written); a second one exits at once.
+/// The first terminating signal received (0: none yet).
+static FIRST_SIGNAL: AtomicI32 = AtomicI32::new(0);
+
+/// Installs the signal handling of a run, once: the first SIGINT (Ctrl-C), SIGTERM or SIGHUP
+/// asks the run to stop at once — the current sample is dropped, the report of the finished
+/// cases is written (marked interrupted) and rendered; a second one exits at once with
+/// 128 + its number, leaving the report on disk, which already says interrupted.
 pub fn interrupt_flag() -> Arc<AtomicBool> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let flag = Arc::new(AtomicBool::new(false));
     let handler_flag = flag.clone();
-    let installed = ctrlc::set_handler(move || {
-        if handler_flag.swap(true, Ordering::SeqCst) {
-            std::process::exit(130);
-        }
-        eprintln!("\ninterrupted: finishing the current sample, then writing the report");
-    });
+    let installed =
+        signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]).and_then(|mut signals| {
+            std::thread::Builder::new()
+                .name("minebench-signals".into())
+                .spawn(move || {
+                    for sig in signals.forever() {
+                        if handler_flag.swap(true, Ordering::SeqCst) {
+                            crate::note!(
+                                "\n{}: second signal, exiting now; report.json says \
+                                 interrupted, its HTML may be missing (`minebench render` \
+                                 draws it)",
+                                signal_name(sig)
+                            );
+                            std::process::exit(128 + sig);
+                        }
+                        FIRST_SIGNAL.store(sig, Ordering::SeqCst);
+                        crate::note!(
+                            "\ninterrupted ({}): dropping the current sample, then writing the \
+                             report (again to exit at once)",
+                            signal_name(sig)
+                        );
+                    }
+                })
+                .map(drop)
+        });
     if let Err(e) = installed {
-        eprintln!("warning: Ctrl-C handler not installed ({e}); Ctrl-C will kill the run");
+        crate::note!("warning: signal handler not installed ({e}); Ctrl-C will kill the run");
     }
     flag
+}
+
+/// The exit status of an interrupted run: 128 + the first signal's number (130 for SIGINT, 143
+/// for SIGTERM, 129 for SIGHUP), as a shell reports a process killed by it.
+pub fn interrupt_exit_code() -> u8 {
+    match FIRST_SIGNAL.load(Ordering::SeqCst) {
+        sig @ 1..=127 => 128 + sig as u8,
+        _ => 130,
+    }
+}
+
+fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        signal_hook::consts::SIGINT => "SIGINT",
+        signal_hook::consts::SIGTERM => "SIGTERM",
+        signal_hook::consts::SIGHUP => "SIGHUP",
+        _ => "signal",
+    }
 }
 
 /// Creates the run's directory (and the reports root). Called before any hashing so an
@@ -162,9 +209,17 @@ pub fn execute(
             .collect(),
     };
     for s in &report.skipped {
-        eprintln!("skipped {}: {}", s.id, s.reason);
+        crate::note!("skipped {}: {}", s.id, s.reason);
     }
-    output::write_report(&report_path, &report)?;
+    // Until the run ends, the report on disk says `interrupted`: a run ended by a second
+    // signal, SIGKILL or a crash leaves a report that is honest about being incomplete.
+    let write_unfinished = |report: &mut Report| {
+        report.interrupted = true;
+        let written = output::write_report(&report_path, report);
+        report.interrupted = false;
+        written
+    };
+    write_unfinished(&mut report)?;
 
     let runnable: Vec<&Case> = plan.cases.iter().filter(|c| c.skip.is_none()).collect();
     let bar = ProgressBar::new(runnable.len() as u64 * u64::from(plan.measure.samples));
@@ -197,7 +252,7 @@ pub fn execute(
         }
         let cr = case_report(m, report.ceiling.as_ref())?;
         bar.suspend(|| {
-            eprintln!(
+            crate::note!(
                 "{:<40} {:>9.2} MH/s  (CI {:.2}..{:.2}, cv {:.1} %)",
                 cr.id,
                 cr.hash_rate.median / 1e6,
@@ -210,7 +265,7 @@ pub fn execute(
         fill_scaling(&mut report.cases);
         report.finished_at = clock::rfc3339(SystemTime::now());
         report.wall_ns = t_start.elapsed().as_nanos() as u64;
-        output::write_report(&report_path, &report)?;
+        write_unfinished(&mut report)?;
     }
     bar.finish_and_clear();
     if stop.load(Ordering::SeqCst) {
@@ -252,15 +307,28 @@ impl JobClock {
         }
     }
 
+    /// Broadcasts at most one job per call. A controller that fell behind (a descheduled
+    /// thread) skips the missed switches instead of firing them in a burst: a burst measures
+    /// nothing, and an interval shorter than one wake-up would never catch up.
     fn tick(&mut self, session: &Session, now: Instant) {
         let Some(interval) = self.interval else {
             return;
         };
-        while now >= self.next_at {
-            let header = self.work.header.next_job(self.next_id);
-            session.switch_job(Work::new(header, self.work.target));
-            self.next_id += 1;
-            self.next_at += interval;
+        if now < self.next_at || self.next_id > MAX_JOB_SWITCHES {
+            return;
+        }
+        let header = self.work.header.next_job(self.next_id);
+        session.switch_job(Work::new(header, self.work.target));
+        self.next_id += 1;
+        self.next_at += interval;
+        if self.next_at <= now {
+            self.next_at = now + interval;
+        }
+        if self.next_id > MAX_JOB_SWITCHES {
+            crate::note!(
+                "job switches stop after {MAX_JOB_SWITCHES} in this case (each is recorded; \
+                 the memory of a case stays bounded)"
+            );
         }
     }
 }
@@ -311,12 +379,14 @@ fn wait(
     }
 }
 
-/// One sample window: `(hashes, elapsed, start, end)`.
+/// One sample window: `(hashes, elapsed, start, end)`; None when a worker failed or the run was
+/// interrupted (`stop`) before the window closed: a cut-short sample is dropped, never kept.
 fn sample(
     session: &Session,
     spec: &SampleSpec,
     jobs: &mut JobClock,
     hits: &mut Vec<FoundHit>,
+    stop: &AtomicBool,
 ) -> Option<(Sample, Instant, Instant)> {
     let h0 = session.hashes();
     let t0 = Instant::now();
@@ -324,7 +394,7 @@ fn sample(
         SampleSpec::DurationNs(ns) => Until::Deadline(t0 + Duration::from_nanos(ns)),
         SampleSpec::Nonces(n) => Until::Hashes(h0 + n),
     };
-    if !wait(session, until, jobs, hits, None) {
+    if !wait(session, until, jobs, hits, Some(stop)) || stop.load(Ordering::SeqCst) {
         return None;
     }
     let h1 = session.hashes();
@@ -396,7 +466,13 @@ fn run_case(case: &Case, ctx: &CaseContext<'_>) -> Result<CaseResult, RunError> 
         if !ok || ctx.stop.load(Ordering::SeqCst) {
             break;
         }
-        match sample(&session, &plan.measure.sample, &mut jobs, &mut hits) {
+        match sample(
+            &session,
+            &plan.measure.sample,
+            &mut jobs,
+            &mut hits,
+            ctx.stop,
+        ) {
             Some((s, t0, t1)) => {
                 samples.push(s);
                 windows.push((t0, t1));
@@ -420,13 +496,23 @@ fn run_case(case: &Case, ctx: &CaseContext<'_>) -> Result<CaseResult, RunError> 
         let mut on = Vec::new();
         let mut scratch = Vec::new();
         for _ in 0..OVERHEAD_ROUNDS {
-            if let Some((s, _, _)) = sample(&session, &plan.measure.sample, &mut jobs, &mut scratch)
-            {
+            if let Some((s, _, _)) = sample(
+                &session,
+                &plan.measure.sample,
+                &mut jobs,
+                &mut scratch,
+                ctx.stop,
+            ) {
                 off.push(s.hashes_per_sec());
             }
             let p = Profiler::start(plan.profile.frequency_hz).map_err(profile_err)?;
-            if let Some((s, _, _)) = sample(&session, &plan.measure.sample, &mut jobs, &mut scratch)
-            {
+            if let Some((s, _, _)) = sample(
+                &session,
+                &plan.measure.sample,
+                &mut jobs,
+                &mut scratch,
+                ctx.stop,
+            ) {
                 on.push(s.hashes_per_sec());
             }
             p.finish().map_err(profile_err)?;
