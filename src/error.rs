@@ -1,6 +1,17 @@
 //! Exit-code policy at the process boundary: which failures are the user's input (exit 2) and which
 //! are a failed run (exit 1). Library modules keep their own typed errors; this only classifies.
 
+/// `eprintln!` that never panics: a line to stderr, dropped if stderr is gone (`2>&1 | head`
+/// closes it too). What a command writes to files or returns must not depend on whether anyone
+/// is still reading its log lines.
+#[macro_export]
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        use ::std::io::Write as _;
+        let _ = ::std::writeln!(::std::io::stderr(), $($arg)*);
+    }};
+}
+
 /// A bad flag or argument found by the command glue, with the flag it concerns.
 #[derive(Debug, thiserror::Error)]
 #[error("{flag}: {message}")]

@@ -17,10 +17,14 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
+    if let Err(message) = minebench::pow::check_disable_env() {
+        eprintln!("error: {}: {message}", minebench::pow::DISABLE_ENV);
+        return ExitCode::from(2);
+    }
     match cmd::dispatch(cli.command) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
-            eprintln!("error: {}", minebench::error::message(&err));
+            minebench::note!("error: {}", minebench::error::message(&err));
             ExitCode::from(minebench::error::exit_code(&err))
         }
     }

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 
 use minebench::error::{InputError, UsageError};
-use minebench::report::compare::{self, CaseComparison, CompareOptions, Comparison, Side};
+use minebench::report::compare::{
+    self, CaseComparison, CompareOptions, Comparison, GateFailure, Side,
+};
 use minebench::report::merge::merge_reports;
 use minebench::report::stats::Verdict;
 use minebench::report::Report;
@@ -24,6 +26,9 @@ pub fn run(args: &CompareArgs) -> Result<u8> {
     }
     if let Some(p) = args.fail_on_regression {
         check_pct("--fail-on-regression", p)?;
+    }
+    if let Some(path) = &args.markdown {
+        super::check_file_writable(path, "--markdown")?;
     }
     let base = load(&resolve(&args.base, &args.baselines_dir)?)?;
     let new = load(&resolve(&args.new, &args.baselines_dir)?)?;
@@ -151,20 +156,37 @@ pub fn write_markdown(path: &Path, c: &Comparison, flag: &str) -> Result<()> {
         .map_err(|e| UsageError::new(flag, format!("{}: cannot write: {e}", path.display())).into())
 }
 
-/// The exit code for `--fail-on-regression PCT`: 1 (and the cases named on stderr) when some case
-/// is significantly slower by more than PCT %, else 0.
+/// The exit code for `--fail-on-regression PCT`: 1 (with every reason on stderr) when some case
+/// is significantly slower by more than PCT %, a base case is missing from the new report, or no
+/// case was compared at all; else 0.
 pub fn gate(c: &Comparison, fail_on: Option<f64>) -> u8 {
     let Some(pct) = fail_on else { return 0 };
-    let bad = c.regressions(pct);
-    if bad.is_empty() {
+    let failures = c.gate_failures(pct);
+    if failures.is_empty() {
         return 0;
     }
-    eprintln!(
-        "regression: {} case(s) slower by more than {pct} % (--fail-on-regression {pct}):",
-        bad.len()
-    );
-    for case in bad {
-        eprintln!("  {}  {}", case.id, change_text(case));
+    minebench::note!("gate failed (--fail-on-regression {pct}):");
+    for f in failures {
+        match f {
+            GateFailure::Regressed(case) => {
+                minebench::note!(
+                    "  {}  slower by more than {pct} %: {}",
+                    case.id,
+                    change_text(case)
+                )
+            }
+            GateFailure::Missing(id) => minebench::note!(
+                "  {id}  in the base but not in the new report: not judged, so not passed"
+            ),
+            GateFailure::NothingCompared => minebench::note!(
+                "  no case in common between base ({:?}, {} cases) and new ({:?}, {} cases): \
+                 nothing was judged",
+                c.base.scenario,
+                c.only_in_base.len(),
+                c.new.scenario,
+                c.only_in_new.len()
+            ),
+        }
     }
     1
 }

@@ -24,7 +24,7 @@ pub fn run(args: &ExportArgs) -> Result<u8> {
             write_atomic(path, text.as_bytes()).map_err(|e| {
                 UsageError::new("--out", format!("{}: cannot write: {e}", path.display()))
             })?;
-            eprintln!(
+            minebench::note!(
                 "{} export of {} cases -> {}",
                 format.name(),
                 report.cases.len(),

@@ -12,8 +12,12 @@ pub mod run;
 pub mod scan;
 
 use std::io::{self, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Result;
+
+use minebench::error::UsageError;
 
 use crate::cli::Command;
 
@@ -34,12 +38,78 @@ pub fn dispatch(command: Command) -> Result<u8> {
     }
 }
 
-/// Writes `text` to stdout; a closed pipe surfaces as an io::Error that main maps to exit 0.
+/// Set once stdout's reader has gone away; from then on nothing more is printed.
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// Writes `text` to stdout. A closed pipe (the reader exited, as `| head -1` does) only stops
+/// printing: it is not an error, so it can never skip the files, the baseline or the regression
+/// gate that follow, nor change the exit code. Other write errors (a full disk behind `>`)
+/// are errors.
 pub fn emit(text: &str) -> Result<()> {
+    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        return Ok(());
+    }
     let mut out = io::stdout().lock();
-    out.write_all(text.as_bytes())?;
-    out.flush()?;
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+            STDOUT_CLOSED.store(true, Ordering::Relaxed);
+            Ok(())
+        }
+        other => Ok(other?),
+    }
+}
+
+/// Checks, before any work, that `dir` is a directory new files can be written in: created if
+/// missing (and removed again if the check fails). An unwritable output is the user's flag at
+/// fault (exit 2), found before anything is measured or printed.
+pub fn check_dir_writable(dir: &Path, flag: &str) -> Result<()> {
+    let existed = dir.exists();
+    std::fs::create_dir_all(dir).map_err(|e| {
+        UsageError::new(
+            flag,
+            format!("{}: cannot create directory: {e}", dir.display()),
+        )
+    })?;
+    if let Err(e) = probe_write(dir) {
+        if !existed {
+            let _ = std::fs::remove_dir(dir);
+        }
+        return Err(UsageError::new(flag, format!("{}: not writable: {e}", dir.display())).into());
+    }
     Ok(())
+}
+
+/// Checks, before any work, that the file `path` can be written (atomically, so its directory
+/// must accept a new file) and is not a directory.
+pub fn check_file_writable(path: &Path, flag: &str) -> Result<()> {
+    if path.is_dir() {
+        return Err(UsageError::new(flag, format!("{} is a directory", path.display())).into());
+    }
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(UsageError::new(
+            flag,
+            format!("{}: no such directory {}", path.display(), dir.display()),
+        )
+        .into());
+    }
+    probe_write(dir)
+        .map_err(|e| UsageError::new(flag, format!("{}: not writable: {e}", path.display())))?;
+    Ok(())
+}
+
+/// Creates and removes an empty file in `dir` (permission bits say nothing to root, and nothing
+/// of a read-only mount: only trying tells).
+fn probe_write(dir: &Path) -> io::Result<()> {
+    let probe = dir.join(format!(".minebench-write-test-{}", std::process::id()));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)?;
+    std::fs::remove_file(&probe)
 }
 
 /// Pretty JSON plus a newline.

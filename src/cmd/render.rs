@@ -35,7 +35,7 @@ pub fn render_dir(report: &Report, dir: &Path) -> Result<Vec<PathBuf>> {
 
 fn log_not_drawn(not_drawn: &[NotDrawn]) {
     for nd in not_drawn {
-        eprintln!("not drawn: {}: {}", nd.output, nd.reason);
+        minebench::note!("not drawn: {}: {}", nd.output, nd.reason);
     }
 }
 
@@ -158,20 +158,15 @@ pub fn run(args: &RenderArgs) -> Result<u8> {
         _ => PathBuf::from("."),
     };
     let out = args.out.clone().unwrap_or_else(|| report_dir.clone());
-    // A directory that cannot be made is the user's flag at fault (exit 2), unlike a write
-    // failing half-way through.
-    std::fs::create_dir_all(&out).map_err(|e| {
-        InputError(format!(
-            "--out {}: cannot create directory: {e}",
-            out.display()
-        ))
-    })?;
+    // An output directory that cannot be made or written is the user's flag at fault (exit
+    // 2), unlike a write failing half-way through.
+    super::check_dir_writable(&out, "--out")?;
     let rendered = render_report(&report, &report_dir, &out)?;
     super::emit(&minebench::render::table::summary(&report))?;
     log_not_drawn(&rendered.drawn.not_drawn);
-    eprintln!("rendered {} into {}", args.report.display(), out.display());
+    minebench::note!("rendered {} into {}", args.report.display(), out.display());
     for path in &rendered.written {
-        eprintln!("        {}", path.display());
+        minebench::note!("        {}", path.display());
     }
     Ok(0)
 }

@@ -62,6 +62,13 @@ fn print_plans(plans: &[Plan], json: bool) -> Result<u8> {
 }
 
 pub fn run(args: &RunArgs) -> Result<u8> {
+    if args.json && !args.dry_run {
+        return Err(UsageError::new(
+            "--json",
+            "only means something with --dry-run (a run's JSON is its report.json)",
+        )
+        .into());
+    }
     let plans = load_plans(&args.scenarios)?;
     if args.dry_run {
         return print_plans(&plans, args.json);
@@ -69,7 +76,7 @@ pub fn run(args: &RunArgs) -> Result<u8> {
     // Before anything is created or hashed: a bad name or a missing or foreign baseline is an
     // input error that costs nothing.
     let baseline = BaselineJob::prepare(args, plans.len())?;
-    ensure_writable(&args.out)?;
+    super::check_dir_writable(&args.out, "--out")?;
     let stop = run::interrupt_flag();
     let opts = RunOptions {
         out_root: args.out.clone(),
@@ -81,30 +88,25 @@ pub fn run(args: &RunArgs) -> Result<u8> {
         let started = SystemTime::now();
         let dir = run::create_run_dir(&args.out, plan, started)
             .map_err(|e| InputError(format!("--out: {e}")))?;
-        eprintln!(
+        minebench::note!(
             "running {} ({} cases) into {}",
             plan.name,
             plan.cases.len(),
             dir.display()
         );
-        let outcome = run::execute(plan, &opts, &dir, started, &stop).with_context(|| {
-            format!(
-                "scenario {} (partial report in {})",
-                plan.name,
-                dir.display()
-            )
-        })?;
+        let outcome = run::execute(plan, &opts, &dir, started, &stop)
+            .with_context(|| failed_run_context(&plan.name, &dir))?;
         let written = super::render::render_dir(&outcome.report, &outcome.dir)?;
         super::emit(&minebench::render::table::summary(&outcome.report))?;
-        eprintln!("report: {}", outcome.report_path.display());
+        minebench::note!("report: {}", outcome.report_path.display());
         for path in written {
-            eprintln!("        {}", path.display());
+            minebench::note!("        {}", path.display());
         }
         if outcome.report.interrupted {
             if let Some(name) = &args.save_baseline {
-                eprintln!("baseline {name} not saved: the run was interrupted");
+                minebench::note!("baseline {name} not saved: the run was interrupted");
             }
-            code = 130;
+            code = run::interrupt_exit_code();
             break;
         }
         code = baseline.after_run(args, &outcome.report, &outcome.dir)?;
@@ -112,26 +114,20 @@ pub fn run(args: &RunArgs) -> Result<u8> {
     Ok(code)
 }
 
-/// `--out` must be a directory we can create and write in; checked before any case runs, and
-/// nothing is left behind if it is not.
-fn ensure_writable(out: &Path) -> Result<()> {
-    let existed = out.exists();
-    std::fs::create_dir_all(out).map_err(|e| {
-        InputError(format!(
-            "--out {}: cannot create directory: {e}",
-            out.display()
-        ))
-    })?;
-    let probe = out.join(format!(".minebench-write-test-{}", std::process::id()));
-    let result = std::fs::write(&probe, b"");
-    let _ = std::fs::remove_file(&probe);
-    if let Err(e) = result {
-        if !existed {
-            let _ = std::fs::remove_dir(out);
+/// What a failed run left: "partial report in DIR" only when DIR holds a report with finished
+/// cases; an empty run directory is removed rather than pointed at.
+fn failed_run_context(scenario: &str, dir: &Path) -> String {
+    let finished = compare::load(&dir.join("report.json")).map(|r| r.cases.len());
+    match finished {
+        Ok(n) if n > 0 => format!(
+            "scenario {scenario} (partial report of {n} finished case(s) in {})",
+            dir.display()
+        ),
+        _ => {
+            let _ = std::fs::remove_dir_all(dir);
+            format!("scenario {scenario} (no case finished; nothing kept)")
         }
-        return Err(InputError(format!("--out {}: not writable: {e}", out.display())).into());
     }
-    Ok(())
 }
 
 /// `run --baseline` / `--save-baseline`: what was checked before the run, used after it.
@@ -176,6 +172,9 @@ impl BaselineJob {
         }
         if let Some(name) = &args.save_baseline {
             baseline::check_name("--save-baseline", name)?;
+        }
+        if let Some(path) = &args.markdown {
+            super::check_file_writable(path, "--markdown")?;
         }
         let compare_with = match &args.baseline {
             None => None,
@@ -227,10 +226,24 @@ impl BaselineJob {
         }
         if let Some(name) = &self.save_as {
             if code != 0 {
-                eprintln!("baseline {name} not updated: this run regressed against the baseline");
+                minebench::note!(
+                    "baseline {name} not updated: this run failed the gate against the baseline"
+                );
+            } else if report.cases.is_empty() {
+                // A baseline with no case would make every later gate compare nothing.
+                minebench::note!(
+                    "baseline {name} not saved: the run measured no case ({} skipped{})",
+                    report.skipped.len(),
+                    report
+                        .skipped
+                        .first()
+                        .map(|s| format!(", e.g. {}: {}", s.id, s.reason))
+                        .unwrap_or_default()
+                );
+                code = 1;
             } else {
                 let dest = baseline::save(dir, &baseline::root(&args.out), name)?;
-                eprintln!("baseline {name} saved: {}", dest.display());
+                minebench::note!("baseline {name} saved: {}", dest.display());
             }
         }
         Ok(code)

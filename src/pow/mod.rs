@@ -364,6 +364,32 @@ fn cpu_availability(features: &[&str]) -> Availability {
     }
 }
 
+/// Checks `MINEBENCH_DISABLE` once, at start-up: every name must be a backend, and `reference`
+/// cannot be hidden (it is the oracle every hit is re-verified by). A typo would otherwise
+/// disable nothing, and the run would quietly measure a backend the user meant to exclude.
+pub fn check_disable_env() -> Result<(), String> {
+    let Ok(value) = std::env::var(DISABLE_ENV) else {
+        return Ok(());
+    };
+    for name in value.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        if name == BackendKind::Reference.name() {
+            return Err("reference cannot be disabled: every hit is re-verified by it".to_string());
+        }
+        if !BackendKind::ALL.iter().any(|k| k.name() == name) {
+            let known: Vec<&str> = BackendKind::ALL
+                .iter()
+                .filter(|k| **k != BackendKind::Reference)
+                .map(|k| k.name())
+                .collect();
+            return Err(format!(
+                "{name:?} is not a backend; known: {}",
+                known.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn disabled_by_env(name: &str) -> bool {
     std::env::var(DISABLE_ENV)
         .map(|v| v.split(',').any(|d| d.trim() == name))

@@ -188,7 +188,39 @@ pub struct LatencyChange {
     pub change_pct: Option<f64>,
 }
 
+/// Why a regression gate (`--fail-on-regression PCT`) did not pass.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GateFailure<'a> {
+    /// A case significantly slower by more than PCT %.
+    Regressed(&'a CaseComparison),
+    /// A base case the new report does not have (skipped, failed, or never run): it was not
+    /// judged, so it cannot pass.
+    Missing(&'a str),
+    /// Nothing was compared at all (no case in common).
+    NothingCompared,
+}
+
 impl Comparison {
+    /// Everything that makes the gate at `pct` % fail: regressions, base cases missing from the
+    /// new report, or no case compared. Empty: the gate passes. A gate must judge every case it
+    /// was given, so a new report with fewer cases never passes silently.
+    pub fn gate_failures(&self, pct: f64) -> Vec<GateFailure<'_>> {
+        let mut out: Vec<GateFailure<'_>> = self
+            .regressions(pct)
+            .into_iter()
+            .map(GateFailure::Regressed)
+            .collect();
+        out.extend(
+            self.only_in_base
+                .iter()
+                .map(|id| GateFailure::Missing(id.as_str())),
+        );
+        if self.cases.is_empty() {
+            out.push(GateFailure::NothingCompared);
+        }
+        out
+    }
+
     /// Cases judged `Slower` whose change is worse than `−pct` %.
     pub fn regressions(&self, pct: f64) -> Vec<&CaseComparison> {
         self.cases
