@@ -404,20 +404,21 @@ pub(crate) struct JobLog {
     stale: Vec<(u64, u64)>,
 }
 
+// Both logs are sorted by job and hold each job once (a worker meets jobs in increasing order
+// and `add_stale` merges into the last entry), so a lookup is a binary search: `finish` looks
+// up every switch for every worker, and a linear scan made that quadratic in the switches.
 impl JobLog {
     fn latency_ns(&self, job: u64) -> Option<u64> {
         self.latencies
-            .iter()
-            .find(|&&(j, _)| j == job)
-            .map(|&(_, ns)| ns)
+            .binary_search_by_key(&job, |&(j, _)| j)
+            .ok()
+            .map(|i| self.latencies[i].1)
     }
 
     fn stale(&self, job: u64) -> u64 {
         self.stale
-            .iter()
-            .filter(|&&(j, _)| j == job)
-            .map(|&(_, h)| h)
-            .sum()
+            .binary_search_by_key(&job, |&(j, _)| j)
+            .map_or(0, |i| self.stale[i].1)
     }
 
     fn add_stale(&mut self, job: u64, hashes: u64) {
