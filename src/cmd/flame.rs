@@ -1,5 +1,5 @@
 //! `minebench flame --diff A B`: a differential flamegraph between two profiles, scaled per
-//! hash when both hash counts are known.
+//! hash when both hash counts are known, raw sample counts (and said so) otherwise.
 //!
 //! Each side is either a collapsed-stacks file (`x.folded`, with an optional `--hashes-a/-b`)
 //! or `REPORT.json#CASE_ID`, whose folded file and hash count come from that case's profile
@@ -11,7 +11,7 @@ use anyhow::Result;
 
 use minebench::error::{InputError, UsageError};
 use minebench::input::{read_text, MAX_FOLDED_BYTES};
-use minebench::render::flamegraph::{diff_flamegraph_svg, validate_folded};
+use minebench::render::flamegraph::{diff_flamegraph_svg, validate_folded, DiffScale};
 use minebench::run::output::write_atomic;
 
 use crate::cli::FlameArgs;
@@ -32,19 +32,19 @@ pub fn run(args: &FlameArgs) -> Result<u8> {
     let a = load_side(a, args.hashes_a, "--hashes-a")?;
     let b = load_side(b, args.hashes_b, "--hashes-b")?;
     // Per-hash scaling needs both counts; with one missing, scaling only one side would make
-    // the colours mean nothing, so neither is scaled and the title says so.
-    let (ha, hb, normalised) = match (a.hashes, b.hashes) {
-        (Some(ha), Some(hb)) => (ha, hb, true),
-        _ => (1, 1, false),
+    // the colours mean nothing, so neither is scaled and the subtitle says so.
+    let scale = match (a.hashes, b.hashes) {
+        (Some(before_hashes), Some(after_hashes)) => DiffScale::PerHash {
+            before_hashes,
+            after_hashes,
+        },
+        _ => DiffScale::RawSamples,
     };
-    let mut title = args
+    let title = args
         .title
         .clone()
         .unwrap_or_else(|| format!("{} → {}", a.label, b.label));
-    if !normalised {
-        title.push_str(" (not normalised: hash counts unknown, raw sample counts)");
-    }
-    let svg = diff_flamegraph_svg(&a.folded, ha, &b.folded, hb, &title)
+    let svg = diff_flamegraph_svg(&a.folded, &b.folded, scale, &title)
         .map_err(|e| InputError(format!("flame --diff {} {}: {e}", a.label, b.label)))?;
     let out = &args.out;
     write_atomic(out, &svg)
