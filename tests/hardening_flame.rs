@@ -1,15 +1,53 @@
 //! `flame --diff` and `render` on hostile or odd inputs, through the binary: un-normalised
-//! diffs say raw samples (never a fake "per 1 hashes").
+//! diffs say raw samples (never a fake "per 1 hashes"), and a report's profile paths stay
+//! inside its directory.
 
 mod common;
 
 use std::fs;
+use std::path::{Path, PathBuf};
 
 use common::minebench;
+
+/// A real report (two unprofiled cases) to attach profile artefacts to.
+const FIXTURE: &str = "tests/data/compare-base.json";
 
 const FOLDED: &str = "mb-worker-0;main;scan;compress256 60\n\
                       mb-worker-1;main;scan;compress256 40\n\
                       mb-worker-0;main;scan;check 10\n";
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Writes FIXTURE as `dir/report.json` with case `i` profiled at `folded[i]` (as written into
+/// the report, unchecked); returns the report path and the case ids.
+fn report_with_profiles(dir: &Path, folded: [&str; 2]) -> (PathBuf, [String; 2]) {
+    let mut v: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(FIXTURE).unwrap()).unwrap();
+    let cases = v["cases"].as_array_mut().unwrap();
+    for (i, case) in cases.iter_mut().enumerate() {
+        case["profile"] = serde_json::json!({
+            "samples": 110,
+            "folded": folded[i],
+            "pprof": format!("flame/{i}.pb"),
+            "svg": format!("flame/{i}.svg"),
+            "hashes": 1000 * (i as u64 + 1),
+        });
+    }
+    let ids = [
+        cases[0]["id"].as_str().unwrap().to_string(),
+        cases[1]["id"].as_str().unwrap().to_string(),
+    ];
+    fs::create_dir_all(dir).unwrap();
+    let path = dir.join("report.json");
+    fs::write(&path, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+    (path, ids)
+}
+
+fn spec(report: &Path, id: &str) -> String {
+    format!("{}#{id}", report.display())
+}
 
 /// Item 8: without hash counts nothing in the picture may claim per-hash scaling.
 #[test]
@@ -54,4 +92,69 @@ fn unnormalised_diff_says_raw_samples_not_per_1_hashes() {
     let svg = fs::read_to_string(&out).unwrap();
     assert!(svg.contains("per hash") && svg.contains("2000"), "{svg}");
     assert!(!svg.contains("not normalised"));
+}
+
+/// Item 9: `flame` refuses a report's profile path that leaves the report's directory, as
+/// `render` does, naming the report, the case and the path.
+#[test]
+fn report_profile_paths_must_stay_inside_the_report_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A perfectly good folded file, but outside the report's directory.
+    let outside = tmp.path().join("outside.folded");
+    fs::write(&outside, FOLDED).unwrap();
+    let rep = tmp.path().join("rep");
+    fs::create_dir_all(rep.join("flame")).unwrap();
+    fs::write(rep.join("flame/inside.folded"), FOLDED).unwrap();
+    let out = tmp.path().join("d.svg");
+
+    let absolute = outside.display().to_string();
+    for escape in [
+        absolute.as_str(),
+        "../outside.folded",
+        "flame/../../outside.folded",
+    ] {
+        let (report, ids) = report_with_profiles(&rep, [escape, "flame/inside.folded"]);
+        let result = minebench()
+            .args([
+                "flame",
+                "--diff",
+                &spec(&report, &ids[0]),
+                &spec(&report, &ids[1]),
+            ])
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        let stderr = text(&result.stderr);
+        assert_eq!(result.status.code(), Some(2), "{escape}: {stderr}");
+        assert!(
+            stderr.contains("report.json") && stderr.contains(&ids[0]) && stderr.contains(escape),
+            "{escape}: {stderr}"
+        );
+        assert!(!out.exists(), "{escape}: drew from outside the report");
+
+        // `render` refuses the same path (the same check): not drawn, said why.
+        let result = minebench().arg("render").arg(&report).output().unwrap();
+        let stderr = text(&result.stderr);
+        assert!(result.status.success(), "{escape}: {stderr}");
+        assert!(
+            stderr.contains(&format!("not drawn: flamegraph of {}", ids[0])),
+            "{escape}: {stderr}"
+        );
+    }
+
+    // Inside the directory (also spelt with `./`): drawn.
+    let (report, ids) =
+        report_with_profiles(&rep, ["./flame/inside.folded", "flame/inside.folded"]);
+    minebench()
+        .args([
+            "flame",
+            "--diff",
+            &spec(&report, &ids[0]),
+            &spec(&report, &ids[1]),
+        ])
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
 }

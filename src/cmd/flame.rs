@@ -3,7 +3,7 @@
 //!
 //! Each side is either a collapsed-stacks file (`x.folded`, with an optional `--hashes-a/-b`)
 //! or `REPORT.json#CASE_ID`, whose folded file and hash count come from that case's profile
-//! artefacts (paths relative to the report's directory).
+//! artefacts (paths relative to the report's directory, and refused if they leave it).
 
 use std::path::Path;
 
@@ -12,6 +12,7 @@ use anyhow::Result;
 use minebench::error::{InputError, UsageError};
 use minebench::input::{read_text, MAX_FOLDED_BYTES};
 use minebench::render::flamegraph::{diff_flamegraph_svg, validate_folded, DiffScale};
+use minebench::report::inside_dir;
 use minebench::run::output::write_atomic;
 
 use crate::cli::FlameArgs;
@@ -108,7 +109,17 @@ fn load_case(spec: &str, report_path: &Path, case_id: &str) -> Result<Side> {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let folded = read_folded(&dir.join(&profile.folded))?;
+    // The same check as `render`: a report names files in its own directory, never elsewhere.
+    let Some(folded_rel) = inside_dir(&profile.folded) else {
+        return Err(InputError(format!(
+            "report {}, case {case_id}: profile.folded {:?} is not a relative path \
+             inside the report's directory; refusing to read it",
+            report_path.display(),
+            profile.folded
+        ))
+        .into());
+    };
+    let folded = read_folded(&dir.join(folded_rel))?;
     Ok(Side {
         label: case_id.to_string(),
         folded,
