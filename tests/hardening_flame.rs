@@ -1,6 +1,6 @@
 //! `flame --diff` and `render` on hostile or odd inputs, through the binary: un-normalised
-//! diffs say raw samples (never a fake "per 1 hashes"), and a report's profile paths stay
-//! inside its directory.
+//! diffs say raw samples (never a fake "per 1 hashes"), a report's profile paths stay inside
+//! its directory, and the hash-count flags come in positive pairs.
 
 mod common;
 
@@ -157,4 +157,58 @@ fn report_profile_paths_must_stay_inside_the_report_directory() {
         .arg(&out)
         .assert()
         .success();
+}
+
+/// Item 13 (flame): one of --hashes-a/--hashes-b alone would be silently ignored, and 0
+/// hashes cannot scale anything per hash: both are usage errors naming the flag.
+#[test]
+fn hash_count_flags_come_in_pairs_and_are_positive() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = tmp.path().join("a.folded");
+    fs::write(&a, FOLDED).unwrap();
+    let out = tmp.path().join("d.svg");
+    let run = |flags: &[&str]| {
+        minebench()
+            .args(["flame", "--diff"])
+            .arg(&a)
+            .arg(&a)
+            .args(flags)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap()
+    };
+    for (flags, named) in [
+        (&["--hashes-a", "100"][..], "--hashes-b"),
+        (&["--hashes-b", "100"][..], "--hashes-a"),
+        (&["--hashes-a", "0", "--hashes-b", "100"][..], "--hashes-a"),
+        (&["--hashes-a", "100", "--hashes-b", "0"][..], "--hashes-b"),
+        (&["--hashes-a", "0"][..], "--hashes-a"),
+    ] {
+        let result = run(flags);
+        let stderr = text(&result.stderr);
+        assert_eq!(result.status.code(), Some(2), "{flags:?}: {stderr}");
+        assert!(
+            stderr.contains(named),
+            "{flags:?} should name {named}: {stderr}"
+        );
+        assert!(!out.exists(), "{flags:?}: drew anyway");
+    }
+    assert!(run(&["--hashes-a", "100", "--hashes-b", "100"])
+        .status
+        .success());
+
+    // A report case brings its own hash count: a folded B needs only --hashes-b.
+    let rep = tmp.path().join("rep");
+    fs::create_dir_all(rep.join("flame")).unwrap();
+    fs::write(rep.join("flame/0.folded"), FOLDED).unwrap();
+    let (report, ids) = report_with_profiles(&rep, ["flame/0.folded", "flame/0.folded"]);
+    minebench()
+        .args(["flame", "--diff", &spec(&report, &ids[0])])
+        .arg(&a)
+        .args(["--hashes-b", "500", "--out"])
+        .arg(&out)
+        .assert()
+        .success();
+    assert!(!fs::read_to_string(&out).unwrap().contains("not normalised"));
 }

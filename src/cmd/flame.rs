@@ -30,8 +30,18 @@ pub fn run(args: &FlameArgs) -> Result<u8> {
     let [a, b] = args.diff.as_slice() else {
         return Err(UsageError::new("--diff", "takes exactly two profiles: A B").into());
     };
+    check_hash_flags(a, b, args.hashes_a, args.hashes_b)?;
     let a = load_side(a, args.hashes_a, "--hashes-a")?;
     let b = load_side(b, args.hashes_b, "--hashes-b")?;
+    if a.hashes.is_some() != b.hashes.is_some() {
+        // Only reachable with a report on one side and a bare folded file on the other.
+        let (missing, flag) = if a.hashes.is_none() {
+            (&a.label, "--hashes-a")
+        } else {
+            (&b.label, "--hashes-b")
+        };
+        eprintln!("note: not scaled per hash: {missing} has no hash count (give {flag} N)");
+    }
     // Per-hash scaling needs both counts; with one missing, scaling only one side would make
     // the colours mean nothing, so neither is scaled and the subtitle says so.
     let scale = match (a.hashes, b.hashes) {
@@ -52,6 +62,44 @@ pub fn run(args: &FlameArgs) -> Result<u8> {
         .map_err(|e| InputError(format!("--out {}: cannot write: {e}", out.display())))?;
     eprintln!("wrote {}", out.display());
     Ok(0)
+}
+
+/// The hash-count flags, checked before any file is read: a count of 0 cannot scale anything
+/// per hash, and a count for one folded file without one for the other would be silently
+/// ignored (scaling needs both sides), so each is a usage error naming the flag at fault. A
+/// report case brings its own count, so a folded file opposite one needs only its own flag.
+fn check_hash_flags(
+    a_spec: &str,
+    b_spec: &str,
+    hashes_a: Option<u64>,
+    hashes_b: Option<u64>,
+) -> Result<(), UsageError> {
+    for (flag, hashes) in [("--hashes-a", hashes_a), ("--hashes-b", hashes_b)] {
+        if hashes == Some(0) {
+            return Err(UsageError::new(
+                flag,
+                "0 hashes cannot scale a profile per hash; give the number of hashes done \
+                 while it was profiled",
+            ));
+        }
+    }
+    let a_folded = split_report_spec(a_spec).is_none();
+    let b_folded = split_report_spec(b_spec).is_none();
+    let missing = match (hashes_a, hashes_b) {
+        (Some(_), None) if b_folded => Some(("--hashes-b", "--hashes-a", b_spec)),
+        (None, Some(_)) if a_folded => Some(("--hashes-a", "--hashes-b", a_spec)),
+        _ => None,
+    };
+    match missing {
+        Some((missing, given, spec)) => Err(UsageError::new(
+            missing,
+            format!(
+                "missing: {given} is given, but per-hash scaling also needs the hash count of \
+                 {spec}; give {missing} N, or neither flag for raw sample counts"
+            ),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// Loads `spec` (a folded file or `REPORT.json#CASE_ID`); `hashes_flag` is the flag that gave
@@ -146,5 +194,29 @@ mod tests {
         assert_eq!(c, "sha2/atomic/t1/zb12");
         assert!(split_report_spec("a.folded").is_none());
         assert!(split_report_spec("weird#name.folded").is_none());
+    }
+
+    #[test]
+    fn hash_flags_pair_up_unless_the_other_side_is_a_report() {
+        let flag = |r: Result<(), UsageError>| r.err().map(|e| e.flag);
+        assert_eq!(flag(check_hash_flags("a", "b", Some(1), Some(2))), None);
+        assert_eq!(flag(check_hash_flags("a", "b", None, None)), None);
+        assert_eq!(
+            flag(check_hash_flags("a", "b", Some(1), None)).as_deref(),
+            Some("--hashes-b")
+        );
+        assert_eq!(
+            flag(check_hash_flags("a", "b", None, Some(1))).as_deref(),
+            Some("--hashes-a")
+        );
+        assert_eq!(
+            flag(check_hash_flags("a", "b", Some(0), Some(1))).as_deref(),
+            Some("--hashes-a")
+        );
+        assert_eq!(
+            flag(check_hash_flags("a", "b", Some(1), Some(0))).as_deref(),
+            Some("--hashes-b")
+        );
+        assert_eq!(flag(check_hash_flags("a", "r.json#c", Some(1), None)), None);
     }
 }

@@ -82,7 +82,7 @@ pub fn diff_flamegraph_svg(
         DiffScale::RawSamples => {
             opts.count_name = "samples".to_string();
             opts.subtitle = Some(
-                "not normalised: hash counts unknown, raw sample counts; \
+                "not normalised: hash counts not known for both sides, raw sample counts; \
                  red = more samples after, blue = fewer"
                     .to_string(),
             );
