@@ -1,6 +1,7 @@
 //! `flame --diff` and `render` on hostile or odd inputs, through the binary: un-normalised
 //! diffs say raw samples (never a fake "per 1 hashes"), a report's profile paths stay inside
-//! its directory, and the hash-count flags come in positive pairs.
+//! its directory, the hash-count flags come in positive pairs, and sample counts that would
+//! overflow are refused.
 
 mod common;
 
@@ -15,6 +16,9 @@ const FIXTURE: &str = "tests/data/compare-base.json";
 const FOLDED: &str = "mb-worker-0;main;scan;compress256 60\n\
                       mb-worker-1;main;scan;compress256 40\n\
                       mb-worker-0;main;scan;check 10\n";
+
+/// 2^63: two lines of it add up past u64::MAX.
+const HALF_PAST_MAX: u64 = u64::MAX / 2 + 1;
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -211,4 +215,54 @@ fn hash_count_flags_come_in_pairs_and_are_positive() {
         .assert()
         .success();
     assert!(!fs::read_to_string(&out).unwrap().contains("not normalised"));
+}
+
+/// Item 18: counts adding up past what can be drawn are refused naming the file and line,
+/// instead of saturating (every sibling then shows 100 %) or overflowing inside inferno.
+#[test]
+fn sample_counts_that_overflow_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = tmp.path().join("good.folded");
+    fs::write(&good, FOLDED).unwrap();
+    let big = tmp.path().join("big.folded");
+    fs::write(
+        &big,
+        format!("mb-worker-0;main;a {HALF_PAST_MAX}\nmb-worker-0;main;b {HALF_PAST_MAX}\n"),
+    )
+    .unwrap();
+    let out = tmp.path().join("d.svg");
+    for (a, b) in [(&big, &good), (&good, &big)] {
+        let result = minebench()
+            .args(["flame", "--diff"])
+            .arg(a)
+            .arg(b)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        let stderr = text(&result.stderr);
+        assert_eq!(result.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains("big.folded") && stderr.contains("line "),
+            "{stderr}"
+        );
+        assert!(!out.exists());
+    }
+
+    // `render` draws every other flamegraph and says why this one was not drawn.
+    let rep = tmp.path().join("rep");
+    fs::create_dir_all(rep.join("flame")).unwrap();
+    fs::copy(&big, rep.join("flame/big.folded")).unwrap();
+    fs::write(rep.join("flame/good.folded"), FOLDED).unwrap();
+    let (report, ids) = report_with_profiles(&rep, ["flame/big.folded", "flame/good.folded"]);
+    let result = minebench().arg("render").arg(&report).output().unwrap();
+    let stderr = text(&result.stderr);
+    assert!(result.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("not drawn: flamegraph of {}", ids[0]))
+            && stderr.contains("big.folded"),
+        "{stderr}"
+    );
+    assert!(rep.join("flame/1.svg").exists());
+    assert!(!rep.join("flame/0.svg").exists());
 }

@@ -86,7 +86,11 @@ pub fn render_report(report: &Report, report_dir: &Path, out: &Path) -> Result<R
         };
         let svg = match flamegraph_svg(&folded, &case.id) {
             Ok(svg) => svg,
-            Err(e @ (RenderError::Folded { .. } | RenderError::EmptyProfile { .. })) => {
+            Err(
+                e @ (RenderError::Folded { .. }
+                | RenderError::TooManySamples { .. }
+                | RenderError::EmptyProfile { .. }),
+            ) => {
                 rendered
                     .drawn
                     .not_drawn

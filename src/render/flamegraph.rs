@@ -22,6 +22,16 @@ use super::RenderError;
 /// samples scaled by a hash ratio would otherwise round to nothing.
 const MILLI: f64 = 1000.0;
 
+/// The most samples one collapsed-stacks file may hold in all; [`validate_folded`] refuses more.
+///
+/// Why a bound, and why this one: inferno adds the counts up in a `u64` (an overflow panics in
+/// a debug build and wraps in a release one) and takes the difference of a diff's two columns
+/// as `isize`; a per-hash diff multiplies counts by [`MILLI`] through `f64`, which is exact only
+/// below 2^53. Past any of those a picture is wrong (saturated counts make every sibling frame
+/// 100 %) or the process dies. 2^40 · 1000 < 2^50 keeps every one of them far away, and is
+/// still 12 days of a 1024-thread profile at 997 Hz: no real profile comes near it.
+pub const MAX_TOTAL_SAMPLES: u64 = 1 << 40;
+
 /// An SVG flamegraph of `folded` (collapsed stacks, one "frames count" per line).
 pub fn flamegraph_svg(folded: &str, title: &str) -> Result<Vec<u8>, RenderError> {
     let lines = validate_folded(folded)?;
@@ -102,6 +112,8 @@ pub fn strip_root_frame(folded: &str) -> String {
     for (stack, count) in folded.lines().filter_map(|l| parse_line(l).ok().flatten()) {
         let rest = stack.split_once(';').map_or("[unknown]", |(_, rest)| rest);
         let slot = merged.entry(rest).or_default();
+        // Never saturates on validated text (its total is at most MAX_TOTAL_SAMPLES); on
+        // unvalidated text a saturated count beats a panic.
         *slot = slot.saturating_add(count);
     }
     to_folded(&merged)
@@ -109,12 +121,24 @@ pub fn strip_root_frame(folded: &str) -> String {
 
 /// Parse check used for CLI errors: is this text collapsed stacks? Returns the number of stack
 /// lines (blank lines are allowed and not counted), or `RenderError::Folded` with the 1-based
-/// number of the first bad line.
+/// number of the first bad line, or `RenderError::TooManySamples` with the line where the
+/// counts add up past [`MAX_TOTAL_SAMPLES`]. Every drawing function calls it first, so the
+/// sums after it cannot overflow.
 pub fn validate_folded(text: &str) -> Result<usize, RenderError> {
     let mut stacks = 0;
+    let mut total: u64 = 0;
     for (i, line) in text.lines().enumerate() {
         match parse_line(line) {
-            Ok(Some(_)) => stacks += 1,
+            Ok(Some((_, count))) => {
+                stacks += 1;
+                total = total
+                    .checked_add(count)
+                    .filter(|&t| t <= MAX_TOTAL_SAMPLES)
+                    .ok_or(RenderError::TooManySamples {
+                        line: i + 1,
+                        max: MAX_TOTAL_SAMPLES,
+                    })?;
+            }
             Ok(None) => {}
             Err(reason) => {
                 return Err(RenderError::Folded {
@@ -334,6 +358,31 @@ mod tests {
         }
         let msg = validate_folded("x\n").unwrap_err().to_string();
         assert!(msg.starts_with("line 1:"), "{msg}");
+    }
+
+    #[test]
+    fn sample_totals_past_the_bound_are_refused_at_their_line() {
+        let half_past = |max: u64| max / 2 + 1;
+        // Two lines that add up past u64::MAX (each alone is already past the bound).
+        let text = format!("a;b {0}\na;c {0}\n", half_past(u64::MAX));
+        assert!(matches!(
+            validate_folded(&text),
+            Err(RenderError::TooManySamples { line: 1, .. })
+        ));
+        // Two lines that are each fine but add up past the bound: the second is named.
+        let text = format!("a;b {0}\n\na;c {0}\n", half_past(MAX_TOTAL_SAMPLES));
+        match validate_folded(&text) {
+            Err(e @ RenderError::TooManySamples { line: 3, .. }) => {
+                assert!(e.to_string().starts_with("line 3:"), "{e}")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(flamegraph_svg(&text, "t").is_err());
+        assert!(diff_flamegraph_svg(&text, BEFORE, DiffScale::RawSamples, "t").is_err());
+        assert!(diff_flamegraph_svg(BEFORE, &text, per_hash(1, 1), "t").is_err());
+        // Exactly the bound is fine.
+        let text = format!("a;b {}\na;c 1\n", MAX_TOTAL_SAMPLES - 1);
+        assert_eq!(validate_folded(&text).unwrap(), 2);
     }
 
     #[test]
