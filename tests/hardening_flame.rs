@@ -1,12 +1,13 @@
 //! `flame --diff` and `render` on hostile or odd inputs, through the binary: un-normalised
 //! diffs say raw samples (never a fake "per 1 hashes"), a report's profile paths stay inside
-//! its directory, the hash-count flags come in positive pairs, and sample counts that would
-//! overflow are refused.
+//! its directory, the hash-count flags come in positive pairs, sample counts that would
+//! overflow are refused, and a device is refused without being read.
 
 mod common;
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use common::minebench;
 
@@ -265,4 +266,28 @@ fn sample_counts_that_overflow_are_refused() {
     );
     assert!(rep.join("flame/1.svg").exists());
     assert!(!rep.join("flame/0.svg").exists());
+}
+
+/// A device is refused from its metadata, before a byte is read.
+#[test]
+fn dev_zero_is_refused_quickly_as_not_a_regular_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = tmp.path().join("good.folded");
+    fs::write(&good, FOLDED).unwrap();
+    let started = Instant::now();
+    let result = minebench()
+        .args(["flame", "--diff", "/dev/zero"])
+        .arg(&good)
+        .arg("--out")
+        .arg(tmp.path().join("d.svg"))
+        .timeout(Duration::from_secs(30))
+        .output()
+        .unwrap();
+    let stderr = text(&result.stderr);
+    assert_eq!(result.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("/dev/zero") && stderr.contains("not a regular file"),
+        "{stderr}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10), "{stderr}");
 }
