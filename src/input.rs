@@ -125,6 +125,7 @@ mod tests {
         std::fs::write(&f, b"name = \"a\"\n\n# caf\xe9\n").unwrap();
         let e = read_text(&f, 100, "scenario").unwrap_err();
         assert_eq!(e.line(), Some(3));
-        assert_eq!(e.to_string(), "line 3: not valid UTF-8 (byte 16)");
+        // `name = "a"\n` (11 bytes) + `\n` + `# caf` (5): the bad byte is at offset 17.
+        assert_eq!(e.to_string(), "line 3: not valid UTF-8 (byte 17)");
     }
 }
