@@ -138,10 +138,11 @@ pub struct FlameArgs {
     /// Title. Default: "A → B".
     #[arg(long)]
     pub title: Option<String>,
-    /// Hashes done while A (a .folded file) was profiled: with --hashes-b, scales per hash.
+    /// Hashes done while A (a .folded file) was profiled: with B's count (--hashes-b, or B's
+    /// report), scales per hash. Without either flag: raw sample counts.
     #[arg(long)]
     pub hashes_a: Option<u64>,
-    /// Hashes done while B (a .folded file) was profiled.
+    /// Hashes done while B (a .folded file) was profiled; pairs with --hashes-a.
     #[arg(long)]
     pub hashes_b: Option<u64>,
 }

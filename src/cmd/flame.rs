@@ -1,9 +1,9 @@
 //! `minebench flame --diff A B`: a differential flamegraph between two profiles, scaled per
-//! hash when both hash counts are known.
+//! hash when both hash counts are known, raw sample counts (and said so) otherwise.
 //!
 //! Each side is either a collapsed-stacks file (`x.folded`, with an optional `--hashes-a/-b`)
 //! or `REPORT.json#CASE_ID`, whose folded file and hash count come from that case's profile
-//! artefacts (paths relative to the report's directory).
+//! artefacts (paths relative to the report's directory, and refused if they leave it).
 
 use std::path::Path;
 
@@ -11,7 +11,8 @@ use anyhow::Result;
 
 use minebench::error::{InputError, UsageError};
 use minebench::input::{read_text, MAX_FOLDED_BYTES};
-use minebench::render::flamegraph::{diff_flamegraph_svg, validate_folded};
+use minebench::render::flamegraph::{diff_flamegraph_svg, validate_folded, DiffScale};
+use minebench::report::inside_dir;
 use minebench::run::output::write_atomic;
 
 use crate::cli::FlameArgs;
@@ -29,28 +30,76 @@ pub fn run(args: &FlameArgs) -> Result<u8> {
     let [a, b] = args.diff.as_slice() else {
         return Err(UsageError::new("--diff", "takes exactly two profiles: A B").into());
     };
+    check_hash_flags(a, b, args.hashes_a, args.hashes_b)?;
     let a = load_side(a, args.hashes_a, "--hashes-a")?;
     let b = load_side(b, args.hashes_b, "--hashes-b")?;
+    if a.hashes.is_some() != b.hashes.is_some() {
+        // Only reachable with a report on one side and a bare folded file on the other.
+        let (missing, flag) = if a.hashes.is_none() {
+            (&a.label, "--hashes-a")
+        } else {
+            (&b.label, "--hashes-b")
+        };
+        eprintln!("note: not scaled per hash: {missing} has no hash count (give {flag} N)");
+    }
     // Per-hash scaling needs both counts; with one missing, scaling only one side would make
-    // the colours mean nothing, so neither is scaled and the title says so.
-    let (ha, hb, normalised) = match (a.hashes, b.hashes) {
-        (Some(ha), Some(hb)) => (ha, hb, true),
-        _ => (1, 1, false),
+    // the colours mean nothing, so neither is scaled and the subtitle says so.
+    let scale = match (a.hashes, b.hashes) {
+        (Some(before_hashes), Some(after_hashes)) => DiffScale::PerHash {
+            before_hashes,
+            after_hashes,
+        },
+        _ => DiffScale::RawSamples,
     };
-    let mut title = args
+    let title = args
         .title
         .clone()
         .unwrap_or_else(|| format!("{} → {}", a.label, b.label));
-    if !normalised {
-        title.push_str(" (not normalised: hash counts unknown, raw sample counts)");
-    }
-    let svg = diff_flamegraph_svg(&a.folded, ha, &b.folded, hb, &title)
+    let svg = diff_flamegraph_svg(&a.folded, &b.folded, scale, &title)
         .map_err(|e| InputError(format!("flame --diff {} {}: {e}", a.label, b.label)))?;
     let out = &args.out;
     write_atomic(out, &svg)
         .map_err(|e| InputError(format!("--out {}: cannot write: {e}", out.display())))?;
     eprintln!("wrote {}", out.display());
     Ok(0)
+}
+
+/// The hash-count flags, checked before any file is read: a count of 0 cannot scale anything
+/// per hash, and a count for one folded file without one for the other would be silently
+/// ignored (scaling needs both sides), so each is a usage error naming the flag at fault. A
+/// report case brings its own count, so a folded file opposite one needs only its own flag.
+fn check_hash_flags(
+    a_spec: &str,
+    b_spec: &str,
+    hashes_a: Option<u64>,
+    hashes_b: Option<u64>,
+) -> Result<(), UsageError> {
+    for (flag, hashes) in [("--hashes-a", hashes_a), ("--hashes-b", hashes_b)] {
+        if hashes == Some(0) {
+            return Err(UsageError::new(
+                flag,
+                "0 hashes cannot scale a profile per hash; give the number of hashes done \
+                 while it was profiled",
+            ));
+        }
+    }
+    let a_folded = split_report_spec(a_spec).is_none();
+    let b_folded = split_report_spec(b_spec).is_none();
+    let missing = match (hashes_a, hashes_b) {
+        (Some(_), None) if b_folded => Some(("--hashes-b", "--hashes-a", b_spec)),
+        (None, Some(_)) if a_folded => Some(("--hashes-a", "--hashes-b", a_spec)),
+        _ => None,
+    };
+    match missing {
+        Some((missing, given, spec)) => Err(UsageError::new(
+            missing,
+            format!(
+                "missing: {given} is given, but per-hash scaling also needs the hash count of \
+                 {spec}; give {missing} N, or neither flag for raw sample counts"
+            ),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// Loads `spec` (a folded file or `REPORT.json#CASE_ID`); `hashes_flag` is the flag that gave
@@ -108,7 +157,17 @@ fn load_case(spec: &str, report_path: &Path, case_id: &str) -> Result<Side> {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let folded = read_folded(&dir.join(&profile.folded))?;
+    // The same check as `render`: a report names files in its own directory, never elsewhere.
+    let Some(folded_rel) = inside_dir(&profile.folded) else {
+        return Err(InputError(format!(
+            "report {}, case {case_id}: profile.folded {:?} is not a relative path \
+             inside the report's directory; refusing to read it",
+            report_path.display(),
+            profile.folded
+        ))
+        .into());
+    };
+    let folded = read_folded(&dir.join(folded_rel))?;
     Ok(Side {
         label: case_id.to_string(),
         folded,
@@ -135,5 +194,29 @@ mod tests {
         assert_eq!(c, "sha2/atomic/t1/zb12");
         assert!(split_report_spec("a.folded").is_none());
         assert!(split_report_spec("weird#name.folded").is_none());
+    }
+
+    #[test]
+    fn hash_flags_pair_up_unless_the_other_side_is_a_report() {
+        let flag = |r: Result<(), UsageError>| r.err().map(|e| e.flag);
+        assert_eq!(flag(check_hash_flags("a", "b", Some(1), Some(2))), None);
+        assert_eq!(flag(check_hash_flags("a", "b", None, None)), None);
+        assert_eq!(
+            flag(check_hash_flags("a", "b", Some(1), None)).as_deref(),
+            Some("--hashes-b")
+        );
+        assert_eq!(
+            flag(check_hash_flags("a", "b", None, Some(1))).as_deref(),
+            Some("--hashes-a")
+        );
+        assert_eq!(
+            flag(check_hash_flags("a", "b", Some(0), Some(1))).as_deref(),
+            Some("--hashes-a")
+        );
+        assert_eq!(
+            flag(check_hash_flags("a", "b", Some(1), Some(0))).as_deref(),
+            Some("--hashes-b")
+        );
+        assert_eq!(flag(check_hash_flags("a", "r.json#c", Some(1), None)), None);
     }
 }

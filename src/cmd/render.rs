@@ -2,7 +2,7 @@
 //! charts, each case's flamegraph, `index.html` and `summary.md`. `run` calls [`render_dir`]
 //! after each scenario, so a run and a later `render` write the same files.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
@@ -10,7 +10,7 @@ use minebench::error::InputError;
 use minebench::input::{read_text, MAX_FOLDED_BYTES, MAX_REPORT_BYTES};
 use minebench::render::flamegraph::flamegraph_svg;
 use minebench::render::{html, markdown, plots, Drawn, NotDrawn, RenderError};
-use minebench::report::Report;
+use minebench::report::{inside_dir, Report};
 use minebench::run::output::write_atomic;
 
 use crate::cli::RenderArgs;
@@ -86,7 +86,11 @@ pub fn render_report(report: &Report, report_dir: &Path, out: &Path) -> Result<R
         };
         let svg = match flamegraph_svg(&folded, &case.id) {
             Ok(svg) => svg,
-            Err(e @ (RenderError::Folded { .. } | RenderError::EmptyProfile { .. })) => {
+            Err(
+                e @ (RenderError::Folded { .. }
+                | RenderError::TooManySamples { .. }
+                | RenderError::EmptyProfile { .. }),
+            ) => {
                 rendered
                     .drawn
                     .not_drawn
@@ -114,17 +118,6 @@ pub fn render_report(report: &Report, report_dir: &Path, out: &Path) -> Result<R
     )?;
     rendered.written.push(summary);
     Ok(rendered)
-}
-
-/// `rel` as a path that stays inside the directory it is joined to: relative, no `..`. The
-/// paths come from a JSON file a user may have edited; `render` must not write elsewhere.
-fn inside_dir(rel: &str) -> Option<&Path> {
-    let path = Path::new(rel);
-    let ok = !rel.is_empty()
-        && path
-            .components()
-            .all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
-    ok.then_some(path)
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), RenderError> {
@@ -169,19 +162,4 @@ pub fn run(args: &RenderArgs) -> Result<u8> {
         minebench::note!("        {}", path.display());
     }
     Ok(0)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn inside_dir_refuses_escapes() {
-        assert!(inside_dir("flame/a.svg").is_some());
-        assert!(inside_dir("./flame/a.svg").is_some());
-        assert!(inside_dir("../a.svg").is_none());
-        assert!(inside_dir("flame/../../a.svg").is_none());
-        assert!(inside_dir("/etc/passwd").is_none());
-        assert!(inside_dir("").is_none());
-    }
 }

@@ -9,7 +9,8 @@
 //! by its hash count turns "samples" into "CPU time per hash", and then red (more) and blue
 //! (less) mean what a reader expects. The thread-name root frame is stripped first, because
 //! worker names differ between runs (and between thread counts) and would otherwise keep the
-//! two sides' stacks from ever lining up.
+//! two sides' stacks from ever lining up. Without hash counts ([`DiffScale::RawSamples`]) the
+//! sides are compared as raw samples, and the picture says so rather than "per hash".
 
 use std::collections::BTreeMap;
 
@@ -20,6 +21,16 @@ use super::RenderError;
 /// Fixed-point factor for scaled counts: inferno wants integer counts, and a handful of
 /// samples scaled by a hash ratio would otherwise round to nothing.
 const MILLI: f64 = 1000.0;
+
+/// The most samples one collapsed-stacks file may hold in all; [`validate_folded`] refuses more.
+///
+/// Why a bound, and why this one: inferno adds the counts up in a `u64` (an overflow panics in
+/// a debug build and wraps in a release one) and takes the difference of a diff's two columns
+/// as `isize`; a per-hash diff multiplies counts by [`MILLI`] through `f64`, which is exact only
+/// below 2^53. Past any of those a picture is wrong (saturated counts make every sibling frame
+/// 100 %) or the process dies. 2^40 · 1000 < 2^50 keeps every one of them far away, and is
+/// still 12 days of a 1024-thread profile at 997 Hz: no real profile comes near it.
+pub const MAX_TOTAL_SAMPLES: u64 = 1 << 40;
 
 /// An SVG flamegraph of `folded` (collapsed stacks, one "frames count" per line).
 pub fn flamegraph_svg(folded: &str, title: &str) -> Result<Vec<u8>, RenderError> {
@@ -35,28 +46,58 @@ pub fn flamegraph_svg(folded: &str, title: &str) -> Result<Vec<u8>, RenderError>
     Ok(svg)
 }
 
-/// Differential flamegraph: strip the root (thread-name) frame from both sides, scale each
-/// side's counts by its hashes (so colours mean more/less time per hash), inferno differential.
-/// Widths show the `after` profile; red frames take more time per hash after, blue less.
+/// How the two sides of a differential flamegraph are made comparable. Explicit, so that a
+/// diff without hash counts can never be labelled as if it had some.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiffScale {
+    /// Each side is scaled by the hashes done while it was profiled, so the colours mean more or
+    /// less CPU time *per hash*. Both counts must be non-zero.
+    PerHash {
+        before_hashes: u64,
+        after_hashes: u64,
+    },
+    /// The hash counts are unknown: raw sample counts, unscaled. Red and blue then compare
+    /// samples, which is only meaningful when both profiles ran for the same time and hashes.
+    RawSamples,
+}
+
+/// Differential flamegraph: strip the root (thread-name) frame from both sides, scale them as
+/// `scale` says, inferno differential. Widths show the `after` profile; red frames take more
+/// (time per hash, or samples) after, blue less. The subtitle says which.
 pub fn diff_flamegraph_svg(
     before: &str,
-    before_hashes: u64,
     after: &str,
-    after_hashes: u64,
+    scale: DiffScale,
     title: &str,
 ) -> Result<Vec<u8>, RenderError> {
-    let (diff, reference_hashes) = scaled_diff(before, before_hashes, after, after_hashes)?;
+    let diff = scaled_diff(before, after, scale)?;
     if diff.is_empty() {
         return Err(RenderError::EmptyProfile {
             what: title.to_string(),
         });
     }
     let mut opts = options(title);
-    opts.count_name = format!("milli-samples per {reference_hashes} hashes");
-    opts.subtitle = Some(format!(
-        "per hash: before {before_hashes} hashes, after {after_hashes}; \
-         red = more time per hash after, blue = less"
-    ));
+    match scale {
+        DiffScale::PerHash {
+            before_hashes,
+            after_hashes,
+        } => {
+            let reference = before_hashes.min(after_hashes);
+            opts.count_name = format!("milli-samples per {reference} hashes");
+            opts.subtitle = Some(format!(
+                "per hash: before {before_hashes} hashes, after {after_hashes}; \
+                 red = more time per hash after, blue = less"
+            ));
+        }
+        DiffScale::RawSamples => {
+            opts.count_name = "samples".to_string();
+            opts.subtitle = Some(
+                "not normalised: hash counts not known for both sides, raw sample counts; \
+                 red = more samples after, blue = fewer"
+                    .to_string(),
+            );
+        }
+    }
     let mut svg = Vec::new();
     flamegraph::from_lines(&mut opts, diff.lines(), &mut svg)?;
     Ok(svg)
@@ -71,6 +112,8 @@ pub fn strip_root_frame(folded: &str) -> String {
     for (stack, count) in folded.lines().filter_map(|l| parse_line(l).ok().flatten()) {
         let rest = stack.split_once(';').map_or("[unknown]", |(_, rest)| rest);
         let slot = merged.entry(rest).or_default();
+        // Never saturates on validated text (its total is at most MAX_TOTAL_SAMPLES); on
+        // unvalidated text a saturated count beats a panic.
         *slot = slot.saturating_add(count);
     }
     to_folded(&merged)
@@ -78,12 +121,24 @@ pub fn strip_root_frame(folded: &str) -> String {
 
 /// Parse check used for CLI errors: is this text collapsed stacks? Returns the number of stack
 /// lines (blank lines are allowed and not counted), or `RenderError::Folded` with the 1-based
-/// number of the first bad line.
+/// number of the first bad line, or `RenderError::TooManySamples` with the line where the
+/// counts add up past [`MAX_TOTAL_SAMPLES`]. Every drawing function calls it first, so the
+/// sums after it cannot overflow.
 pub fn validate_folded(text: &str) -> Result<usize, RenderError> {
     let mut stacks = 0;
+    let mut total: u64 = 0;
     for (i, line) in text.lines().enumerate() {
         match parse_line(line) {
-            Ok(Some(_)) => stacks += 1,
+            Ok(Some((_, count))) => {
+                stacks += 1;
+                total = total
+                    .checked_add(count)
+                    .filter(|&t| t <= MAX_TOTAL_SAMPLES)
+                    .ok_or(RenderError::TooManySamples {
+                        line: i + 1,
+                        max: MAX_TOTAL_SAMPLES,
+                    })?;
+            }
             Ok(None) => {}
             Err(reason) => {
                 return Err(RenderError::Folded {
@@ -127,29 +182,35 @@ fn to_folded(stacks: &BTreeMap<&str, u64>) -> String {
 }
 
 /// The three-column input of a differential flamegraph ("stack before after", sorted), both
-/// sides stripped of their root frame and scaled to the smaller hash count, in milli-samples,
-/// and that reference hash count. A side with twice the hashes has its counts halved.
-fn scaled_diff(
-    before: &str,
-    before_hashes: u64,
-    after: &str,
-    after_hashes: u64,
-) -> Result<(String, u64), RenderError> {
+/// sides stripped of their root frame. Per hash, both are scaled to the smaller hash count, in
+/// milli-samples (a side with twice the hashes has its counts halved); raw, counts are kept.
+fn scaled_diff(before: &str, after: &str, scale: DiffScale) -> Result<String, RenderError> {
     validate_folded(before)?;
     validate_folded(after)?;
-    if before_hashes == 0 {
-        return Err(RenderError::ZeroHashes { side: "before" });
-    }
-    if after_hashes == 0 {
-        return Err(RenderError::ZeroHashes { side: "after" });
-    }
-    let reference = before_hashes.min(after_hashes);
-    let before = scale(&strip_root_frame(before), reference, before_hashes);
-    let after = scale(&strip_root_frame(after), reference, after_hashes);
+    let (before, after) = match scale {
+        DiffScale::PerHash {
+            before_hashes,
+            after_hashes,
+        } => {
+            if before_hashes == 0 {
+                return Err(RenderError::ZeroHashes { side: "before" });
+            }
+            if after_hashes == 0 {
+                return Err(RenderError::ZeroHashes { side: "after" });
+            }
+            let reference = before_hashes.min(after_hashes);
+            (
+                scale_counts(&strip_root_frame(before), reference, before_hashes),
+                scale_counts(&strip_root_frame(after), reference, after_hashes),
+            )
+        }
+        DiffScale::RawSamples => (strip_root_frame(before), strip_root_frame(after)),
+    };
 
     let mut diff = Vec::new();
     inferno::differential::from_readers(
-        inferno::differential::Options::default(), // no normalize: we scaled by hashes
+        // No inferno normalisation: per hash we scaled ourselves, raw means raw.
+        inferno::differential::Options::default(),
         before.as_bytes(),
         after.as_bytes(),
         &mut diff,
@@ -164,11 +225,11 @@ fn scaled_diff(
     if !out.is_empty() {
         out.push('\n');
     }
-    Ok((out, reference))
+    Ok(out)
 }
 
 /// Multiplies every count by `MILLI · reference / hashes`, rounding to the nearest integer.
-fn scale(folded: &str, reference: u64, hashes: u64) -> String {
+fn scale_counts(folded: &str, reference: u64, hashes: u64) -> String {
     let factor = MILLI * reference as f64 / hashes as f64;
     let mut out = String::new();
     for (stack, count) in folded.lines().filter_map(|l| parse_line(l).ok().flatten()) {
@@ -200,6 +261,13 @@ mod tests {
                          mb-worker-0;main;scan;check 4\n\
                          mb-worker-0 2\n";
 
+    fn per_hash(before_hashes: u64, after_hashes: u64) -> DiffScale {
+        DiffScale::PerHash {
+            before_hashes,
+            after_hashes,
+        }
+    }
+
     #[test]
     fn strip_merges_stacks_of_two_threads() {
         assert_eq!(
@@ -212,14 +280,13 @@ mod tests {
     #[test]
     fn diff_scales_each_side_by_its_hashes() {
         // `after` did twice the hashes: its counts are halved relative to `before`.
-        let (diff, reference) = scaled_diff(BEFORE, 1_000, AFTER, 2_000).unwrap();
-        assert_eq!(reference, 1_000);
+        let diff = scaled_diff(BEFORE, AFTER, per_hash(1_000, 2_000)).unwrap();
         assert_eq!(
             diff,
             "[unknown] 0 1000\nmain;scan;check 10000 2000\nmain;scan;compress256 100000 50000\n"
         );
         // Same hashes: counts kept (in milli-samples).
-        let (same, _) = scaled_diff(BEFORE, 500, AFTER, 500).unwrap();
+        let same = scaled_diff(BEFORE, AFTER, per_hash(500, 500)).unwrap();
         assert!(
             same.contains("main;scan;compress256 100000 100000\n"),
             "{same}"
@@ -228,27 +295,46 @@ mod tests {
 
     #[test]
     fn diff_svg_is_produced() {
-        let svg = diff_flamegraph_svg(BEFORE, 1_000, AFTER, 2_000, "before vs after").unwrap();
-        let svg = String::from_utf8(svg).unwrap();
+        let svg = diff_flamegraph_svg(BEFORE, AFTER, per_hash(1_000, 2_000), "before vs after");
+        let svg = String::from_utf8(svg.unwrap()).unwrap();
         assert!(svg.starts_with("<?xml") || svg.starts_with("<svg"));
         assert!(svg.contains("compress256"));
         assert!(svg.contains("before vs after"));
+        assert!(svg.contains("milli-samples per 1000 hashes"));
+        assert!(svg.contains("before 1000 hashes, after 2000"));
         // The root frames are gone: no worker names in the picture.
         assert!(!svg.contains("mb-worker-0"));
     }
 
     #[test]
+    fn raw_diff_keeps_counts_and_claims_no_hashes() {
+        let diff = scaled_diff(BEFORE, AFTER, DiffScale::RawSamples).unwrap();
+        assert_eq!(
+            diff,
+            "[unknown] 0 2\nmain;scan;check 10 4\nmain;scan;compress256 100 100\n"
+        );
+        let svg = diff_flamegraph_svg(BEFORE, AFTER, DiffScale::RawSamples, "t").unwrap();
+        let svg = String::from_utf8(svg).unwrap();
+        assert!(svg.contains("not normalised") && svg.contains("raw sample counts"));
+        assert!(svg.contains("100 samples"), "{svg}");
+        assert!(
+            !svg.contains("hashes") && !svg.contains("per hash"),
+            "{svg}"
+        );
+    }
+
+    #[test]
     fn diff_refuses_zero_hashes_and_bad_text() {
         assert!(matches!(
-            diff_flamegraph_svg(BEFORE, 0, AFTER, 1, "t"),
+            diff_flamegraph_svg(BEFORE, AFTER, per_hash(0, 1), "t"),
             Err(RenderError::ZeroHashes { side: "before" })
         ));
         assert!(matches!(
-            diff_flamegraph_svg(BEFORE, 1, AFTER, 0, "t"),
+            diff_flamegraph_svg(BEFORE, AFTER, per_hash(1, 0), "t"),
             Err(RenderError::ZeroHashes { side: "after" })
         ));
         assert!(matches!(
-            diff_flamegraph_svg("a;b x\n", 1, AFTER, 1, "t"),
+            diff_flamegraph_svg("a;b x\n", AFTER, DiffScale::RawSamples, "t"),
             Err(RenderError::Folded { line: 1, .. })
         ));
     }
@@ -272,6 +358,31 @@ mod tests {
         }
         let msg = validate_folded("x\n").unwrap_err().to_string();
         assert!(msg.starts_with("line 1:"), "{msg}");
+    }
+
+    #[test]
+    fn sample_totals_past_the_bound_are_refused_at_their_line() {
+        let half_past = |max: u64| max / 2 + 1;
+        // Two lines that add up past u64::MAX (each alone is already past the bound).
+        let text = format!("a;b {0}\na;c {0}\n", half_past(u64::MAX));
+        assert!(matches!(
+            validate_folded(&text),
+            Err(RenderError::TooManySamples { line: 1, .. })
+        ));
+        // Two lines that are each fine but add up past the bound: the second is named.
+        let text = format!("a;b {0}\n\na;c {0}\n", half_past(MAX_TOTAL_SAMPLES));
+        match validate_folded(&text) {
+            Err(e @ RenderError::TooManySamples { line: 3, .. }) => {
+                assert!(e.to_string().starts_with("line 3:"), "{e}")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(flamegraph_svg(&text, "t").is_err());
+        assert!(diff_flamegraph_svg(&text, BEFORE, DiffScale::RawSamples, "t").is_err());
+        assert!(diff_flamegraph_svg(BEFORE, &text, per_hash(1, 1), "t").is_err());
+        // Exactly the bound is fine.
+        let text = format!("a;b {}\na;c 1\n", MAX_TOTAL_SAMPLES - 1);
+        assert_eq!(validate_folded(&text).unwrap(), 2);
     }
 
     #[test]

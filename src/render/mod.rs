@@ -45,6 +45,13 @@ pub enum RenderError {
     /// The text given as collapsed stacks is not: `line` is 1-based.
     #[error("line {line}: not a collapsed stack ({reason}); expected \"frame;frame;frame COUNT\"")]
     Folded { line: usize, reason: String },
+    /// The sample counts add up past `max` (see `flamegraph::MAX_TOTAL_SAMPLES`) by `line`,
+    /// 1-based: drawn, they would overflow or saturate.
+    #[error(
+        "line {line}: the sample counts add up to more than {max} here, too many to draw \
+         without overflowing (no real profile has that many)"
+    )]
+    TooManySamples { line: usize, max: u64 },
     /// There is nothing to draw (a profile with no samples).
     #[error("{what}: no samples to draw")]
     EmptyProfile { what: String },

@@ -5,6 +5,8 @@
 //! are documented in the README ("Report schema"); keep the two in step. Adding an optional field
 //! keeps `v1`; renaming or removing one needs `v2`.
 
+use std::path::{Component, Path};
+
 use serde::{Deserialize, Serialize};
 
 use crate::pow::BackendKind;
@@ -200,7 +202,22 @@ impl Balance {
     }
 }
 
-/// Profile files of a case, relative to the report's directory.
+/// `rel` as a path that stays inside the directory it is joined to: relative, not empty, no
+/// `..` (nor a root or a Windows prefix). Every path a report holds is relative to the report's
+/// directory, and a report is a JSON file a user may have edited or been sent: `render` must not
+/// write, nor `flame` read, anywhere else on its say-so. The one check both call.
+///
+/// Lexical only: a symlink inside the directory is followed (the user put it there).
+pub fn inside_dir(rel: &str) -> Option<&Path> {
+    let path = Path::new(rel);
+    let ok = !rel.is_empty()
+        && path
+            .components()
+            .all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
+    ok.then_some(path)
+}
+
+/// Profile files of a case, relative to the report's directory (see [`inside_dir`]).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ProfileArtefacts {
     pub samples: u64,
@@ -210,4 +227,20 @@ pub struct ProfileArtefacts {
     pub svg: String,
     /// Hashes done while the profiler ran (to normalise differential flamegraphs per hash).
     pub hashes: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inside_dir_refuses_escapes() {
+        assert_eq!(inside_dir("flame/a.svg"), Some(Path::new("flame/a.svg")));
+        assert!(inside_dir("./flame/a.svg").is_some());
+        assert!(inside_dir("../a.svg").is_none());
+        assert!(inside_dir("flame/../../a.svg").is_none());
+        assert!(inside_dir("flame/..").is_none());
+        assert!(inside_dir("/etc/passwd").is_none());
+        assert!(inside_dir("").is_none());
+    }
 }

@@ -1,0 +1,293 @@
+//! `flame --diff` and `render` on hostile or odd inputs, through the binary: un-normalised
+//! diffs say raw samples (never a fake "per 1 hashes"), a report's profile paths stay inside
+//! its directory, the hash-count flags come in positive pairs, sample counts that would
+//! overflow are refused, and a device is refused without being read.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::minebench;
+
+/// A real report (two unprofiled cases) to attach profile artefacts to.
+const FIXTURE: &str = "tests/data/compare-base.json";
+
+const FOLDED: &str = "mb-worker-0;main;scan;compress256 60\n\
+                      mb-worker-1;main;scan;compress256 40\n\
+                      mb-worker-0;main;scan;check 10\n";
+
+/// 2^63: two lines of it add up past u64::MAX.
+const HALF_PAST_MAX: u64 = u64::MAX / 2 + 1;
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Writes FIXTURE as `dir/report.json` with case `i` profiled at `folded[i]` (as written into
+/// the report, unchecked); returns the report path and the case ids.
+fn report_with_profiles(dir: &Path, folded: [&str; 2]) -> (PathBuf, [String; 2]) {
+    let mut v: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(FIXTURE).unwrap()).unwrap();
+    let cases = v["cases"].as_array_mut().unwrap();
+    for (i, case) in cases.iter_mut().enumerate() {
+        case["profile"] = serde_json::json!({
+            "samples": 110,
+            "folded": folded[i],
+            "pprof": format!("flame/{i}.pb"),
+            "svg": format!("flame/{i}.svg"),
+            "hashes": 1000 * (i as u64 + 1),
+        });
+    }
+    let ids = [
+        cases[0]["id"].as_str().unwrap().to_string(),
+        cases[1]["id"].as_str().unwrap().to_string(),
+    ];
+    fs::create_dir_all(dir).unwrap();
+    let path = dir.join("report.json");
+    fs::write(&path, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+    (path, ids)
+}
+
+fn spec(report: &Path, id: &str) -> String {
+    format!("{}#{id}", report.display())
+}
+
+/// Item 8: without hash counts nothing in the picture may claim per-hash scaling.
+#[test]
+fn unnormalised_diff_says_raw_samples_not_per_1_hashes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = tmp.path().join("a.folded");
+    let b = tmp.path().join("b.folded");
+    fs::write(&a, FOLDED).unwrap();
+    fs::write(&b, "mb-worker-0;main;scan;compress256 90\n").unwrap();
+    let out = tmp.path().join("d.svg");
+    minebench()
+        .args(["flame", "--diff"])
+        .arg(&a)
+        .arg(&b)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    let svg = fs::read_to_string(&out).unwrap();
+    for claim in [
+        "per 1 hashes",
+        "before 1 hashes",
+        "per hash",
+        "milli-samples",
+    ] {
+        assert!(!svg.contains(claim), "un-normalised SVG says {claim:?}");
+    }
+    assert!(svg.contains("not normalised"), "{svg}");
+    assert!(svg.contains("raw sample counts"), "{svg}");
+    // The frames carry B's raw counts (inferno writes "N samples" in each frame's title).
+    assert!(svg.contains("90 samples"), "{svg}");
+
+    // With both counts the subtitle names them and the counts are per hash.
+    minebench()
+        .args(["flame", "--diff"])
+        .arg(&a)
+        .arg(&b)
+        .args(["--hashes-a", "1000", "--hashes-b", "2000", "--out"])
+        .arg(&out)
+        .assert()
+        .success();
+    let svg = fs::read_to_string(&out).unwrap();
+    assert!(svg.contains("per hash") && svg.contains("2000"), "{svg}");
+    assert!(!svg.contains("not normalised"));
+}
+
+/// Item 9: `flame` refuses a report's profile path that leaves the report's directory, as
+/// `render` does, naming the report, the case and the path.
+#[test]
+fn report_profile_paths_must_stay_inside_the_report_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A perfectly good folded file, but outside the report's directory.
+    let outside = tmp.path().join("outside.folded");
+    fs::write(&outside, FOLDED).unwrap();
+    let rep = tmp.path().join("rep");
+    fs::create_dir_all(rep.join("flame")).unwrap();
+    fs::write(rep.join("flame/inside.folded"), FOLDED).unwrap();
+    let out = tmp.path().join("d.svg");
+
+    let absolute = outside.display().to_string();
+    for escape in [
+        absolute.as_str(),
+        "../outside.folded",
+        "flame/../../outside.folded",
+    ] {
+        let (report, ids) = report_with_profiles(&rep, [escape, "flame/inside.folded"]);
+        let result = minebench()
+            .args([
+                "flame",
+                "--diff",
+                &spec(&report, &ids[0]),
+                &spec(&report, &ids[1]),
+            ])
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        let stderr = text(&result.stderr);
+        assert_eq!(result.status.code(), Some(2), "{escape}: {stderr}");
+        assert!(
+            stderr.contains("report.json") && stderr.contains(&ids[0]) && stderr.contains(escape),
+            "{escape}: {stderr}"
+        );
+        assert!(!out.exists(), "{escape}: drew from outside the report");
+
+        // `render` refuses the same path (the same check): not drawn, said why.
+        let result = minebench().arg("render").arg(&report).output().unwrap();
+        let stderr = text(&result.stderr);
+        assert!(result.status.success(), "{escape}: {stderr}");
+        assert!(
+            stderr.contains(&format!("not drawn: flamegraph of {}", ids[0])),
+            "{escape}: {stderr}"
+        );
+    }
+
+    // Inside the directory (also spelt with `./`): drawn.
+    let (report, ids) =
+        report_with_profiles(&rep, ["./flame/inside.folded", "flame/inside.folded"]);
+    minebench()
+        .args([
+            "flame",
+            "--diff",
+            &spec(&report, &ids[0]),
+            &spec(&report, &ids[1]),
+        ])
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+}
+
+/// Item 13 (flame): one of --hashes-a/--hashes-b alone would be silently ignored, and 0
+/// hashes cannot scale anything per hash: both are usage errors naming the flag.
+#[test]
+fn hash_count_flags_come_in_pairs_and_are_positive() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = tmp.path().join("a.folded");
+    fs::write(&a, FOLDED).unwrap();
+    let out = tmp.path().join("d.svg");
+    let run = |flags: &[&str]| {
+        minebench()
+            .args(["flame", "--diff"])
+            .arg(&a)
+            .arg(&a)
+            .args(flags)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap()
+    };
+    for (flags, named) in [
+        (&["--hashes-a", "100"][..], "--hashes-b"),
+        (&["--hashes-b", "100"][..], "--hashes-a"),
+        (&["--hashes-a", "0", "--hashes-b", "100"][..], "--hashes-a"),
+        (&["--hashes-a", "100", "--hashes-b", "0"][..], "--hashes-b"),
+        (&["--hashes-a", "0"][..], "--hashes-a"),
+    ] {
+        let result = run(flags);
+        let stderr = text(&result.stderr);
+        assert_eq!(result.status.code(), Some(2), "{flags:?}: {stderr}");
+        assert!(
+            stderr.contains(named),
+            "{flags:?} should name {named}: {stderr}"
+        );
+        assert!(!out.exists(), "{flags:?}: drew anyway");
+    }
+    assert!(run(&["--hashes-a", "100", "--hashes-b", "100"])
+        .status
+        .success());
+
+    // A report case brings its own hash count: a folded B needs only --hashes-b.
+    let rep = tmp.path().join("rep");
+    fs::create_dir_all(rep.join("flame")).unwrap();
+    fs::write(rep.join("flame/0.folded"), FOLDED).unwrap();
+    let (report, ids) = report_with_profiles(&rep, ["flame/0.folded", "flame/0.folded"]);
+    minebench()
+        .args(["flame", "--diff", &spec(&report, &ids[0])])
+        .arg(&a)
+        .args(["--hashes-b", "500", "--out"])
+        .arg(&out)
+        .assert()
+        .success();
+    assert!(!fs::read_to_string(&out).unwrap().contains("not normalised"));
+}
+
+/// Item 18: counts adding up past what can be drawn are refused naming the file and line,
+/// instead of saturating (every sibling then shows 100 %) or overflowing inside inferno.
+#[test]
+fn sample_counts_that_overflow_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = tmp.path().join("good.folded");
+    fs::write(&good, FOLDED).unwrap();
+    let big = tmp.path().join("big.folded");
+    fs::write(
+        &big,
+        format!("mb-worker-0;main;a {HALF_PAST_MAX}\nmb-worker-0;main;b {HALF_PAST_MAX}\n"),
+    )
+    .unwrap();
+    let out = tmp.path().join("d.svg");
+    for (a, b) in [(&big, &good), (&good, &big)] {
+        let result = minebench()
+            .args(["flame", "--diff"])
+            .arg(a)
+            .arg(b)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        let stderr = text(&result.stderr);
+        assert_eq!(result.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains("big.folded") && stderr.contains("line "),
+            "{stderr}"
+        );
+        assert!(!out.exists());
+    }
+
+    // `render` draws every other flamegraph and says why this one was not drawn.
+    let rep = tmp.path().join("rep");
+    fs::create_dir_all(rep.join("flame")).unwrap();
+    fs::copy(&big, rep.join("flame/big.folded")).unwrap();
+    fs::write(rep.join("flame/good.folded"), FOLDED).unwrap();
+    let (report, ids) = report_with_profiles(&rep, ["flame/big.folded", "flame/good.folded"]);
+    let result = minebench().arg("render").arg(&report).output().unwrap();
+    let stderr = text(&result.stderr);
+    assert!(result.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("not drawn: flamegraph of {}", ids[0]))
+            && stderr.contains("big.folded"),
+        "{stderr}"
+    );
+    assert!(rep.join("flame/1.svg").exists());
+    assert!(!rep.join("flame/0.svg").exists());
+}
+
+/// A device is refused from its metadata, before a byte is read.
+#[test]
+fn dev_zero_is_refused_quickly_as_not_a_regular_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = tmp.path().join("good.folded");
+    fs::write(&good, FOLDED).unwrap();
+    let started = Instant::now();
+    let result = minebench()
+        .args(["flame", "--diff", "/dev/zero"])
+        .arg(&good)
+        .arg("--out")
+        .arg(tmp.path().join("d.svg"))
+        .timeout(Duration::from_secs(30))
+        .output()
+        .unwrap();
+    let stderr = text(&result.stderr);
+    assert_eq!(result.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("/dev/zero") && stderr.contains("not a regular file"),
+        "{stderr}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10), "{stderr}");
+}
