@@ -459,17 +459,20 @@ fn spawn_run(scenario: &Path, out: &Path) -> Child {
 #[test]
 fn a_second_signal_exits_at_once_and_the_report_says_interrupted() {
     let tmp = tempfile::tempdir().unwrap();
-    let scenario = write_scenario(tmp.path(), "long", &long_running("2s", 3));
+    // Samples of a minute: only an immediate exit ends the run within the wait below.
+    let scenario = write_scenario(tmp.path(), "long", &long_running("60s", 3));
     let out = tmp.path().join("out");
     let mut child = spawn_run(&scenario, &out);
     let dir = wait_for_cases(&out, 0);
     std::thread::sleep(Duration::from_millis(300));
     signal(&child, libc::SIGINT);
+    std::thread::sleep(Duration::from_millis(100));
     signal(&child, libc::SIGINT);
     let status = wait_at_most(&mut child, Duration::from_secs(30));
     assert_eq!(status.code(), Some(130));
     let report = read_json(&dir.join("report.json"));
     assert_eq!(report["interrupted"], true, "{report}");
+    assert!(report["cases"].as_array().unwrap().is_empty());
 }
 
 #[test]
