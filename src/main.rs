@@ -18,7 +18,7 @@ fn main() -> ExitCode {
         }
     };
     if let Err(message) = minebench::pow::check_disable_env() {
-        eprintln!("error: {}: {message}", minebench::pow::DISABLE_ENV);
+        minebench::note!("error: {}: {message}", minebench::pow::DISABLE_ENV);
         return ExitCode::from(2);
     }
     match cmd::dispatch(cli.command) {
