@@ -63,23 +63,42 @@ pub struct RunArgs {
     /// With --dry-run: the plan as JSON.
     #[arg(long)]
     pub json: bool,
-    /// After the run, compare the report against the baseline <OUT>/baselines/NAME (checked
-    /// before anything runs) and print the comparison.
+    /// After the run, compare the report against the baseline DIR/NAME of --baselines-dir
+    /// (checked before anything runs) and print the comparison.
     #[arg(long, value_name = "NAME")]
     pub baseline: Option<String>,
-    /// Save the finished report (its whole directory) as the baseline <OUT>/baselines/NAME,
-    /// replacing any previous one; with --baseline, after the comparison.
+    /// Save the finished report (its whole directory) as the baseline DIR/NAME of
+    /// --baselines-dir, replacing any previous one; with --baseline, after the comparison.
     #[arg(long, value_name = "NAME")]
     pub save_baseline: Option<String>,
-    /// With --baseline: exit 1 when a case is significantly slower by more than PCT %.
-    #[arg(long, value_name = "PCT", allow_negative_numbers = true)]
-    pub fail_on_regression: Option<f64>,
+    /// Where baselines are kept: the same default for every command, whatever --out is.
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_BASELINES_DIR)]
+    pub baselines_dir: PathBuf,
+    #[command(flatten)]
+    pub gate: GateArgs,
     /// With --baseline: write the comparison as a Markdown table to FILE.
     #[arg(long, value_name = "FILE")]
     pub markdown: Option<PathBuf>,
     /// With --baseline: compare even if the baseline was measured on another machine.
     #[arg(long)]
     pub allow_different_machines: bool,
+}
+
+/// Where baseline names are looked up and saved, by every command.
+pub const DEFAULT_BASELINES_DIR: &str = "reports/baselines";
+
+/// The regression gate's flags (`compare`, and `run` with `--baseline`).
+#[derive(Debug, Args)]
+pub struct GateArgs {
+    /// Exit 1 when a case is significantly slower by more than PCT % (used as given, even below
+    /// the noise threshold), or a base case is missing; exit 3 when some case cannot be decided
+    /// (too few samples, or a CI reaching past -PCT %).
+    #[arg(long, value_name = "PCT", allow_negative_numbers = true)]
+    pub fail_on_regression: Option<f64>,
+    /// With --fail-on-regression: cases that cannot be decided do not fail the gate (exit 0
+    /// instead of 3); they are still listed.
+    #[arg(long)]
+    pub allow_inconclusive: bool,
 }
 
 #[derive(Debug, Args)]
@@ -176,14 +195,13 @@ pub struct CompareArgs {
     /// Print the comparison as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
-    /// Exit 1 when a case is significantly slower by more than PCT %.
-    #[arg(long, value_name = "PCT", allow_negative_numbers = true)]
-    pub fail_on_regression: Option<f64>,
+    #[command(flatten)]
+    pub gate: GateArgs,
     /// Compare even if the reports were measured on different machines.
     #[arg(long)]
     pub allow_different_machines: bool,
     /// Where baseline names are looked up.
-    #[arg(long, value_name = "DIR", default_value = "reports/baselines")]
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_BASELINES_DIR)]
     pub baselines_dir: PathBuf,
 }
 
@@ -207,7 +225,7 @@ pub struct ExportArgs {
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// Where baseline names are looked up.
-    #[arg(long, value_name = "DIR", default_value = "reports/baselines")]
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_BASELINES_DIR)]
     pub baselines_dir: PathBuf,
 }
 

@@ -8,11 +8,6 @@ use anyhow::Result;
 
 use minebench::error::{InputError, UsageError};
 
-/// The directory holding the baselines under a reports root (`run --out`).
-pub fn root(out: &Path) -> PathBuf {
-    out.join("baselines")
-}
-
 /// A baseline name is `[A-Za-z0-9._-]+` and does not start with a dot (which would allow `.`,
 /// `..` and clash with the temporary directories of [`save`]).
 pub fn is_valid_name(name: &str) -> bool {

@@ -7,16 +7,14 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 
 use minebench::error::{InputError, UsageError};
-use minebench::report::compare::{
-    self, CaseComparison, CompareOptions, Comparison, GateFailure, Side,
-};
+use minebench::report::compare::{self, CaseComparison, CompareOptions, Comparison, Side};
 use minebench::report::merge::merge_reports;
 use minebench::report::stats::Verdict;
 use minebench::report::Report;
 use minebench::run::output::write_atomic;
 
 use super::baseline;
-use crate::cli::{CompareArgs, MergeReportsArgs};
+use crate::cli::{CompareArgs, GateArgs, MergeReportsArgs};
 
 /// `minebench compare BASE NEW`: 0, or 1 when the `--fail-on-regression` gate fails.
 pub fn run(args: &CompareArgs) -> Result<u8> {
@@ -24,9 +22,7 @@ pub fn run(args: &CompareArgs) -> Result<u8> {
     if !(args.alpha > 0.0 && args.alpha <= 1.0) {
         return Err(UsageError::new("--alpha", format!("{} is not in (0, 1]", args.alpha)).into());
     }
-    if let Some(p) = args.fail_on_regression {
-        check_pct("--fail-on-regression", p)?;
-    }
+    check_gate_args(&args.gate)?;
     if let Some(path) = &args.markdown {
         super::check_file_writable(path, "--markdown")?;
     }
@@ -46,7 +42,7 @@ pub fn run(args: &CompareArgs) -> Result<u8> {
     if let Some(path) = &args.markdown {
         write_markdown(path, &comparison, "--markdown")?;
     }
-    Ok(gate(&comparison, args.fail_on_regression))
+    Ok(gate(&comparison, &args.gate))
 }
 
 /// `merge-reports OUT IN...`.
@@ -156,39 +152,72 @@ pub fn write_markdown(path: &Path, c: &Comparison, flag: &str) -> Result<()> {
         .map_err(|e| UsageError::new(flag, format!("{}: cannot write: {e}", path.display())).into())
 }
 
-/// The exit code for `--fail-on-regression PCT`: 1 (with every reason on stderr) when some case
-/// is significantly slower by more than PCT %, a base case is missing from the new report, or no
-/// case was compared at all; else 0.
-pub fn gate(c: &Comparison, fail_on: Option<f64>) -> u8 {
-    let Some(pct) = fail_on else { return 0 };
-    let failures = c.gate_failures(pct);
-    if failures.is_empty() {
+/// `--fail-on-regression` is a percentage; `--allow-inconclusive` needs it.
+pub fn check_gate_args(args: &GateArgs) -> Result<()> {
+    match args.fail_on_regression {
+        Some(p) => check_pct("--fail-on-regression", p),
+        None if args.allow_inconclusive => Err(UsageError::new(
+            "--allow-inconclusive",
+            "only means something with --fail-on-regression PCT",
+        )
+        .into()),
+        None => Ok(()),
+    }
+}
+
+/// The exit code of the regression gate (0 without `--fail-on-regression`), with every case
+/// that failed it or could not be decided named on stderr: 1 for a regression beyond PCT %, a
+/// base case missing from the new report or no case compared; 3 when some case could not be
+/// decided (0 with `--allow-inconclusive`).
+pub fn gate(c: &Comparison, args: &GateArgs) -> u8 {
+    let Some(pct) = args.fail_on_regression else {
         return 0;
-    }
-    minebench::note!("gate failed (--fail-on-regression {pct}):");
-    for f in failures {
-        match f {
-            GateFailure::Regressed(case) => {
-                minebench::note!(
-                    "  {}  slower by more than {pct} %: {}",
-                    case.id,
-                    change_text(case)
-                )
-            }
-            GateFailure::Missing(id) => minebench::note!(
-                "  {id}  in the base but not in the new report: not judged, so not passed"
-            ),
-            GateFailure::NothingCompared => minebench::note!(
-                "  no case in common between base ({:?}, {} cases) and new ({:?}, {} cases): \
-                 nothing was judged",
-                c.base.scenario,
-                c.only_in_base.len(),
-                c.new.scenario,
-                c.only_in_new.len()
-            ),
+    };
+    let gate = c.gate(pct);
+    let code = gate.exit_code(args.allow_inconclusive);
+    let outcome = match code {
+        0 if gate.inconclusive.is_empty() => "passed",
+        0 => "passed (undecided cases allowed by --allow-inconclusive)",
+        compare::GATE_INCONCLUSIVE => {
+            "inconclusive (exit 3): no regression found, but not every case could be decided"
         }
+        _ => "FAILED (exit 1)",
+    };
+    minebench::note!("gate --fail-on-regression {pct}: {outcome}");
+    for case in &gate.regressed {
+        minebench::note!(
+            "  {}  slower by more than {pct} %: {}",
+            case.id,
+            change_text(case)
+        );
     }
-    1
+    for id in &gate.missing {
+        minebench::note!(
+            "  {id}  in the base but not in the new report: not judged, so not passed"
+        );
+    }
+    if gate.nothing_compared {
+        minebench::note!(
+            "  no case in common between base ({:?}) and new ({:?}): nothing was judged",
+            c.base.scenario,
+            c.new.scenario
+        );
+    }
+    for case in &gate.inconclusive {
+        let why = if case.verdict_possible {
+            "the CI reaches past the limit without significance"
+        } else {
+            "too few samples for significance"
+        };
+        minebench::note!(
+            "  {}  undecided: {} ({why}; {} vs {} samples)",
+            case.id,
+            change_text(case),
+            case.base_samples,
+            case.new_samples
+        );
+    }
+    code
 }
 
 fn verdict_text(v: Verdict) -> &'static str {
@@ -196,6 +225,7 @@ fn verdict_text(v: Verdict) -> &'static str {
         Verdict::Faster => "faster",
         Verdict::Slower => "SLOWER",
         Verdict::NoChange => "no change",
+        Verdict::Inconclusive => "inconclusive",
     }
 }
 
@@ -250,7 +280,9 @@ fn side_text(s: &Side) -> String {
 
 fn footer(c: &Comparison) -> String {
     format!(
-        "threshold {} %, alpha {}: a verdict needs |change| > threshold, a 95 % CI excluding 0 and p < alpha",
+        "threshold {} %, alpha {}: faster/slower needs |change| > threshold, a 95 % CI excluding 0 \
+         and p < alpha; no change needs the whole CI within ±threshold; anything else is \
+         inconclusive",
         c.threshold * 100.0,
         c.alpha
     )
@@ -279,13 +311,13 @@ pub fn console_table(c: &Comparison) -> String {
         .max(4);
     let _ = writeln!(
         out,
-        "{:<w$}  {:>10}  {:>10}  {:>28}  {:>7}  {:>9}  {:>9}",
+        "{:<w$}  {:>10}  {:>10}  {:>28}  {:>7}  {:>12}  {:>9}",
         "case", "base MH/s", "new MH/s", "change % [95% CI]", "p", "verdict", "p99 batch"
     );
     for x in &c.cases {
         let _ = writeln!(
             out,
-            "{:<w$}  {:>10.3}  {:>10.3}  {:>28}  {:>7}  {:>9}  {:>9}",
+            "{:<w$}  {:>10.3}  {:>10.3}  {:>28}  {:>7}  {:>12}  {:>9}",
             x.id,
             x.base_median_hps / 1e6,
             x.new_median_hps / 1e6,

@@ -156,7 +156,11 @@ impl BaselineJob {
         }
         if args.baseline.is_none() {
             for (flag, given) in [
-                ("--fail-on-regression", args.fail_on_regression.is_some()),
+                (
+                    "--fail-on-regression",
+                    args.gate.fail_on_regression.is_some(),
+                ),
+                ("--allow-inconclusive", args.gate.allow_inconclusive),
                 ("--markdown", args.markdown.is_some()),
                 ("--allow-different-machines", args.allow_different_machines),
             ] {
@@ -167,9 +171,7 @@ impl BaselineJob {
                 }
             }
         }
-        if let Some(p) = args.fail_on_regression {
-            compare::check_pct("--fail-on-regression", p)?;
-        }
+        compare::check_gate_args(&args.gate)?;
         if let Some(name) = &args.save_baseline {
             baseline::check_name("--save-baseline", name)?;
         }
@@ -180,7 +182,7 @@ impl BaselineJob {
             None => None,
             Some(name) => {
                 baseline::check_name("--baseline", name)?;
-                let path = baseline::report_path(&baseline::root(&args.out), name)
+                let path = baseline::report_path(&&args.baselines_dir, name)
                     .map_err(|e| InputError(format!("--baseline: {e:#}")))?;
                 let report = compare::load(&path)?;
                 let here = Fingerprint::capture().comparable_key();
@@ -222,7 +224,7 @@ impl BaselineJob {
             if let Some(path) = &args.markdown {
                 compare::write_markdown(path, &comparison, "--markdown")?;
             }
-            code = compare::gate(&comparison, args.fail_on_regression);
+            code = compare::gate(&comparison, &args.gate);
         }
         if let Some(name) = &self.save_as {
             if code != 0 {
@@ -242,7 +244,7 @@ impl BaselineJob {
                 );
                 code = 1;
             } else {
-                let dest = baseline::save(dir, &baseline::root(&args.out), name)?;
+                let dest = baseline::save(dir, &&args.baselines_dir, name)?;
                 minebench::note!("baseline {name} saved: {}", dest.display());
             }
         }

@@ -188,47 +188,95 @@ pub struct LatencyChange {
     pub change_pct: Option<f64>,
 }
 
-/// Why a regression gate (`--fail-on-regression PCT`) did not pass.
+/// How one matched case fares under a regression gate at PCT %.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GateCase {
+    /// Known not to be slower by more than PCT %: the whole CI of the change lies above −PCT %.
+    Pass,
+    /// Significantly slower by more than PCT % (the `Slower` verdict with PCT as threshold).
+    Regressed,
+    /// Could be either: too few samples, or a CI reaching below −PCT % without significance.
+    Inconclusive,
+}
+
+/// The regression gate (`--fail-on-regression PCT`) over a whole comparison. It judges every
+/// case of the base and passes only what it could judge: a missing case or an undecidable one
+/// never passes silently.
 #[derive(Debug, Clone, PartialEq)]
-pub enum GateFailure<'a> {
-    /// A case significantly slower by more than PCT %.
-    Regressed(&'a CaseComparison),
-    /// A base case the new report does not have (skipped, failed, or never run): it was not
-    /// judged, so it cannot pass.
-    Missing(&'a str),
-    /// Nothing was compared at all (no case in common).
-    NothingCompared,
+pub struct Gate<'a> {
+    /// The PCT the gate was given, used as is (not raised to the noise threshold).
+    pub pct: f64,
+    pub regressed: Vec<&'a CaseComparison>,
+    pub inconclusive: Vec<&'a CaseComparison>,
+    /// Base cases the new report does not have (skipped, failed, or never run).
+    pub missing: Vec<&'a str>,
+    /// No case in common at all.
+    pub nothing_compared: bool,
+}
+
+/// Exit status of a failed gate: a regression, a missing case, or nothing compared.
+pub const GATE_FAILED: u8 = 1;
+/// Exit status of a gate that could not decide (and nothing failed).
+pub const GATE_INCONCLUSIVE: u8 = 3;
+
+impl Gate<'_> {
+    /// 0 pass, [`GATE_FAILED`] (1) on a regression or missing case, else
+    /// [`GATE_INCONCLUSIVE`] (3) when some case could not be decided — or 0 for that with
+    /// `allow_inconclusive`.
+    pub fn exit_code(&self, allow_inconclusive: bool) -> u8 {
+        if !self.regressed.is_empty() || !self.missing.is_empty() || self.nothing_compared {
+            GATE_FAILED
+        } else if !self.inconclusive.is_empty() && !allow_inconclusive {
+            GATE_INCONCLUSIVE
+        } else {
+            0
+        }
+    }
+}
+
+impl CaseComparison {
+    /// This case under a gate at `pct` %, with the comparison's `alpha`.
+    pub fn gate(&self, pct: f64, alpha: f64) -> GateCase {
+        let (Some(ch), Some(p)) = (self.change, self.p_value) else {
+            return GateCase::Inconclusive;
+        };
+        if !self.verdict_possible {
+            return GateCase::Inconclusive;
+        }
+        let limit = pct / 100.0;
+        match stats::verdict(
+            ch.ratio,
+            ch.ratio_ci95_low,
+            ch.ratio_ci95_high,
+            p,
+            limit,
+            alpha,
+        ) {
+            Verdict::Slower => GateCase::Regressed,
+            _ if ch.ratio_ci95_low >= 1.0 - limit => GateCase::Pass,
+            _ => GateCase::Inconclusive,
+        }
+    }
 }
 
 impl Comparison {
-    /// Everything that makes the gate at `pct` % fail: regressions, base cases missing from the
-    /// new report, or no case compared. Empty: the gate passes. A gate must judge every case it
-    /// was given, so a new report with fewer cases never passes silently.
-    pub fn gate_failures(&self, pct: f64) -> Vec<GateFailure<'_>> {
-        let mut out: Vec<GateFailure<'_>> = self
-            .regressions(pct)
-            .into_iter()
-            .map(GateFailure::Regressed)
-            .collect();
-        out.extend(
-            self.only_in_base
-                .iter()
-                .map(|id| GateFailure::Missing(id.as_str())),
-        );
-        if self.cases.is_empty() {
-            out.push(GateFailure::NothingCompared);
+    /// The regression gate at `pct` % over every case.
+    pub fn gate(&self, pct: f64) -> Gate<'_> {
+        let mut gate = Gate {
+            pct,
+            regressed: Vec::new(),
+            inconclusive: Vec::new(),
+            missing: self.only_in_base.iter().map(String::as_str).collect(),
+            nothing_compared: self.cases.is_empty(),
+        };
+        for case in &self.cases {
+            match case.gate(pct, self.alpha) {
+                GateCase::Pass => {}
+                GateCase::Regressed => gate.regressed.push(case),
+                GateCase::Inconclusive => gate.inconclusive.push(case),
+            }
         }
-        out
-    }
-
-    /// Cases judged `Slower` whose change is worse than `−pct` %.
-    pub fn regressions(&self, pct: f64) -> Vec<&CaseComparison> {
-        self.cases
-            .iter()
-            .filter(|c| {
-                c.verdict == Verdict::Slower && c.change.is_some_and(|ch| ch.change_pct < -pct)
-            })
-            .collect()
+        gate
     }
 }
 
@@ -295,8 +343,11 @@ fn compare_case(base: &CaseReport, new: &CaseReport, opts: &CompareOptions) -> C
             change_ci95_high_pct: pct(high),
         });
     let p_value = stats::mann_whitney_u(&b, &n).map(|m| m.p_value);
+    let verdict_possible = can_be_significant(b.len(), n.len(), opts.alpha);
     let verdict = match (change, p_value) {
-        (Some(c), Some(p)) => stats::verdict(
+        // With too few samples for the test ever to reach alpha, a narrow bootstrap CI of 3
+        // points is no evidence either way.
+        (Some(c), Some(p)) if verdict_possible => stats::verdict(
             c.ratio,
             c.ratio_ci95_low,
             c.ratio_ci95_high,
@@ -304,7 +355,7 @@ fn compare_case(base: &CaseReport, new: &CaseReport, opts: &CompareOptions) -> C
             opts.threshold,
             opts.alpha,
         ),
-        _ => Verdict::NoChange,
+        _ => Verdict::Inconclusive,
     };
     let batch_p99 = match (&base.latency.batch, &new.latency.batch) {
         (Some(b), Some(n)) => Some(LatencyChange {
@@ -315,7 +366,7 @@ fn compare_case(base: &CaseReport, new: &CaseReport, opts: &CompareOptions) -> C
         _ => None,
     };
     CaseComparison {
-        verdict_possible: can_be_significant(b.len(), n.len(), opts.alpha),
+        verdict_possible,
         id: new.id.clone(),
         base_median_hps: base_median,
         new_median_hps: new_median,
@@ -427,13 +478,23 @@ mod tests {
 
     #[test]
     fn a_report_against_itself_is_no_change_everywhere() {
-        for r in [fixture(), quiet_fixture()] {
+        for (r, quiet) in [(fixture(), false), (quiet_fixture(), true)] {
             let c = compare(&r, &r, &CompareOptions::default()).unwrap();
             assert_eq!(c.cases.len(), r.cases.len());
             assert!(c.only_in_base.is_empty() && c.only_in_new.is_empty());
             assert!(!c.machines_differ);
             for case in &c.cases {
-                assert_eq!(case.verdict, Verdict::NoChange, "{}", case.id);
+                // The real fixture's samples are noisy enough for the CI to reach past 2 %:
+                // then it is inconclusive, never a change.
+                if quiet {
+                    assert_eq!(case.verdict, Verdict::NoChange, "{}", case.id);
+                } else {
+                    assert!(
+                        matches!(case.verdict, Verdict::NoChange | Verdict::Inconclusive),
+                        "{}",
+                        case.id
+                    );
+                }
                 let ch = case.change.expect("samples are usable");
                 assert_eq!(ch.ratio, 1.0);
                 assert!(ch.ratio_ci95_low <= 1.0 && ch.ratio_ci95_high >= 1.0);
@@ -461,13 +522,53 @@ mod tests {
             );
             assert!(case.p_value.unwrap() < 0.05);
         }
-        assert_eq!(c.regressions(5.0).len(), 2);
-        assert!(c.regressions(15.0).is_empty());
+        assert_eq!(c.gate(5.0).regressed.len(), 2);
+        assert_eq!(c.gate(5.0).exit_code(false), GATE_FAILED);
+        // 10 % slower with a CI of about ±1 %: known to be within 15 %.
+        assert_eq!(c.gate(15.0).exit_code(false), 0);
 
-        // The mirror image is Faster, and never a regression.
+        // The mirror image is Faster, and passes any gate.
         let c = compare(&slower, &base, &CompareOptions::default()).unwrap();
         assert!(c.cases.iter().all(|x| x.verdict == Verdict::Faster));
-        assert!(c.regressions(0.0).is_empty());
+        assert_eq!(c.gate(0.0).exit_code(false), 0);
+    }
+
+    #[test]
+    fn the_gate_uses_the_pct_it_is_given() {
+        let base = quiet_fixture();
+        // 1.5 % slower with ~1 % noise: below the 2 % display threshold, above a 1 % gate.
+        let c = compare(&base, &scaled(&base, 0.985), &CompareOptions::default()).unwrap();
+        let gate = c.gate(1.0);
+        assert_eq!(gate.regressed.len(), 2, "{gate:?}");
+        assert_eq!(gate.exit_code(false), GATE_FAILED);
+        assert_eq!(c.gate(3.0).exit_code(false), 0);
+    }
+
+    #[test]
+    fn a_gate_that_cannot_decide_says_so() {
+        // 3 samples a side: no test can reach p < 0.05, whatever the change.
+        let mut three = quiet_fixture();
+        for c in &mut three.cases {
+            c.samples.truncate(3);
+            resummarize(c);
+        }
+        let c = compare(&three, &scaled(&three, 0.9), &CompareOptions::default()).unwrap();
+        let gate = c.gate(5.0);
+        assert!(gate.regressed.is_empty());
+        assert_eq!(gate.inconclusive.len(), 2);
+        assert_eq!(gate.exit_code(false), GATE_INCONCLUSIVE);
+        assert_eq!(gate.exit_code(true), 0);
+        // Enough samples, but as noisy as the change: a CI reaching past −PCT %.
+        let mut noisy = quiet_fixture();
+        for c in &mut noisy.cases {
+            for (i, s) in c.samples.iter_mut().enumerate() {
+                s.hashes = (s.hashes as f64 * if i % 2 == 0 { 0.8 } else { 1.2 }) as u64;
+            }
+            resummarize(c);
+        }
+        let c = compare(&noisy, &scaled(&noisy, 0.95), &CompareOptions::default()).unwrap();
+        assert!(c.cases.iter().all(|x| x.verdict == Verdict::Inconclusive));
+        assert_eq!(c.gate(3.0).exit_code(false), GATE_INCONCLUSIVE);
     }
 
     #[test]
@@ -500,7 +601,11 @@ mod tests {
         let c = compare(&three, &scaled(&three, 0.5), &CompareOptions::default()).unwrap();
         for case in &c.cases {
             assert!(!case.verdict_possible);
-            assert_eq!(case.verdict, Verdict::NoChange, "a halving, but 3 samples");
+            assert_eq!(
+                case.verdict,
+                Verdict::Inconclusive,
+                "a halving, but 3 samples"
+            );
         }
         let c = compare(
             &quiet_fixture(),
@@ -554,7 +659,7 @@ mod tests {
     }
 
     #[test]
-    fn unusable_samples_give_no_change_not_a_panic() {
+    fn unusable_samples_give_inconclusive_not_a_panic() {
         let base = fixture();
         let mut new = base.clone();
         new.cases[0].samples.clear();
@@ -562,11 +667,11 @@ mod tests {
         zero.cases[1].samples[0].hashes = 0;
         let c = compare(&base, &new, &CompareOptions::default()).unwrap();
         assert_eq!(c.cases[0].change, None);
-        assert_eq!(c.cases[0].verdict, Verdict::NoChange);
+        assert_eq!(c.cases[0].verdict, Verdict::Inconclusive);
         // A zero-rate sample in the base makes the ratio undefined for some resamples.
         let c = compare(&zero, &base, &CompareOptions::default()).unwrap();
         assert_eq!(c.cases[1].change, None);
-        assert_eq!(c.cases[1].verdict, Verdict::NoChange);
+        assert_eq!(c.cases[1].verdict, Verdict::Inconclusive);
         assert!(c.cases[1].p_value.is_some());
     }
 
