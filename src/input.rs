@@ -62,7 +62,10 @@ pub fn read_text(path: &Path, max: u64, what: &'static str) -> Result<String, Re
     }
     String::from_utf8(bytes).map_err(|e| {
         let offset = e.utf8_error().valid_up_to();
-        let line = 1 + e.as_bytes()[..offset].iter().filter(|&&b| b == b'\n').count();
+        let line = 1 + e.as_bytes()[..offset]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
         ReadError::NotUtf8 { line, offset }
     })
 }
