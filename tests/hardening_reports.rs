@@ -161,6 +161,119 @@ fn duplicate_case_ids_are_refused() {
     refused_everywhere(&p, &[CASE0, "more than once"]);
 }
 
+fn second_round(dir: &Path) -> PathBuf {
+    let mut v = fixture_json();
+    v["started_at"] = "2026-11-21T10:20:00Z".into();
+    write_json(dir, "round2.json", &v)
+}
+
+/// Item 15b: the same report given twice (by the same path, another spelling of it, or a copy)
+/// would double its samples.
+#[test]
+fn merging_a_report_with_itself_is_a_usage_error_naming_both_arguments() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("merged.json");
+    let copy = dir.path().join("copy.json");
+    std::fs::copy(FIXTURE, &copy).unwrap();
+    let round2 = second_round(dir.path());
+    let run_dir = dir.path().join("run1");
+    std::fs::create_dir(&run_dir).unwrap();
+    std::fs::copy(FIXTURE, run_dir.join("report.json")).unwrap();
+    let in_dir = run_dir.join("report.json");
+    let respelled = "tests/data/../data/compare-base.json";
+    for (a, b) in [
+        (FIXTURE, FIXTURE),
+        (FIXTURE, respelled),
+        (FIXTURE, copy.to_str().unwrap()),
+        // A directory stands for its report.json.
+        (run_dir.to_str().unwrap(), in_dir.to_str().unwrap()),
+    ] {
+        let res = minebench()
+            .arg("merge-reports")
+            .arg(&out)
+            .args([a, round2.to_str().unwrap(), b])
+            .output()
+            .unwrap();
+        let stderr = text(&res.stderr);
+        assert_eq!(res.status.code(), Some(2), "{a} {b}: {stderr}");
+        assert!(
+            stderr.contains(a) && stderr.contains(b),
+            "{a} {b}: {stderr}"
+        );
+        assert!(stderr.contains("same"), "{stderr}");
+        assert!(!out.exists());
+    }
+
+    // Two different rounds merge.
+    let res = minebench()
+        .arg("merge-reports")
+        .arg(&out)
+        .arg(FIXTURE)
+        .arg(&round2)
+        .output()
+        .unwrap();
+    assert_eq!(res.status.code(), Some(0), "{}", text(&res.stderr));
+    let m = parse_report(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(m.cases[0].samples.len(), 16);
+
+    // A merged report holds its first round: merging it with that round again would count the
+    // round twice.
+    let again = dir.path().join("again.json");
+    let res = minebench()
+        .arg("merge-reports")
+        .arg(&again)
+        .arg(&out)
+        .arg(FIXTURE)
+        .output()
+        .unwrap();
+    assert_eq!(res.status.code(), Some(2), "{}", text(&res.stderr));
+    assert!(!again.exists());
+}
+
+/// Item 15c: OUT resolving to an input would overwrite it.
+#[test]
+fn out_that_is_one_of_the_inputs_is_a_usage_error_and_nothing_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = dir.path().join("run1");
+    std::fs::create_dir(&run_dir).unwrap();
+    std::fs::copy(FIXTURE, run_dir.join("report.json")).unwrap();
+    let round2 = second_round(dir.path());
+    let original = std::fs::read(&round2).unwrap();
+    let link = dir.path().join("link.json");
+    std::os::unix::fs::symlink(&round2, &link).unwrap();
+    let respelled = dir.path().join("run1/../round2.json");
+
+    for (out, inputs) in [
+        (round2.clone(), vec![run_dir.clone(), round2.clone()]),
+        (respelled.clone(), vec![run_dir.clone(), round2.clone()]),
+        (link.clone(), vec![run_dir.clone(), round2.clone()]),
+        // A directory OUT means OUT/report.json.
+        (run_dir.clone(), vec![run_dir.clone(), round2.clone()]),
+        (
+            run_dir.clone(),
+            vec![round2.clone(), run_dir.join("report.json")],
+        ),
+    ] {
+        let res = minebench()
+            .arg("merge-reports")
+            .arg(&out)
+            .args(&inputs)
+            .output()
+            .unwrap();
+        let stderr = text(&res.stderr);
+        assert_eq!(res.status.code(), Some(2), "{out:?}: {stderr}");
+        assert!(stderr.contains(&out.display().to_string()), "{stderr}");
+        assert!(stderr.contains("input"), "{stderr}");
+        assert_eq!(std::fs::read(&round2).unwrap(), original);
+        assert_eq!(
+            std::fs::read(run_dir.join("report.json")).unwrap(),
+            std::fs::read(FIXTURE).unwrap()
+        );
+    }
+    let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(names.len(), 3, "nothing else written: {names:?}");
+}
+
 /// Item 7: a character device as a report is refused from its metadata, not read forever.
 #[test]
 fn dev_zero_is_not_a_report() {
