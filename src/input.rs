@@ -125,6 +125,7 @@ mod tests {
         std::fs::write(&f, b"name = \"a\"\n\n# caf\xe9\n").unwrap();
         let e = read_text(&f, 100, "scenario").unwrap_err();
         assert_eq!(e.line(), Some(3));
-        assert_eq!(e.to_string(), "line 3: not valid UTF-8 (byte 16)");
+        // "name = \"a\"\n" is bytes 0..=10, "\n" 11, "# caf" 12..=16: the bad byte is 17.
+        assert_eq!(e.to_string(), "line 3: not valid UTF-8 (byte 17)");
     }
 }

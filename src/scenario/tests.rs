@@ -517,7 +517,7 @@ fn missing_file_names_the_path() {
     let msg = err.to_string();
     assert!(matches!(err, ScenarioError::Read { .. }));
     assert!(
-        msg.starts_with(&format!("cannot read {}: ", path.display())),
+        msg.starts_with(&format!("{}: cannot read: ", path.display())),
         "{msg}"
     );
     assert_eq!(err.line(), None);
