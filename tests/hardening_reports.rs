@@ -306,3 +306,14 @@ fn dev_zero_is_not_a_report() {
         assert!(!out.exists());
     }
 }
+
+/// A commit that is not hex was sliced at a byte index by the console table and panicked (exit
+/// 101) when a multi-byte character straddled it.
+#[test]
+fn a_git_commit_that_is_not_hex_is_refused_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut v = fixture_json();
+    v["machine"]["git_commit"] = "ééééééé".into();
+    let p = write_json(dir.path(), "commit.json", &v);
+    refused_everywhere(&p, &["machine.git_commit"]);
+}

@@ -1,6 +1,6 @@
 //! Checking a parsed report for values no run can write: empty or zero samples, rates no
 //! hardware reaches, negative or non-finite statistics, a stored summary that is not the summary
-//! of the stored samples, two cases with one id.
+//! of the stored samples, two cases with one id, a git commit that is not hex.
 //!
 //! Owns: what a report must satisfy before any command reads numbers from it. The one loader
 //! ([`crate::report::compare::parse_report`]) calls [`Report::validate`], so `render`, `flame`,
@@ -70,6 +70,8 @@ pub enum Problem {
         elapsed_ns: u64,
         rate: f64,
     },
+    #[error("is {value:?}, not a git commit id (hex digits, as `git rev-parse HEAD` prints)")]
+    NotACommit { value: String },
     #[error("is {value}, not {expected}")]
     OutOfRange { value: f64, expected: Range },
     #[error(
@@ -104,7 +106,8 @@ impl Report {
     /// Checks what a run always writes and a damaged or edited file may not: unique case ids;
     /// per case at least one sample, every sample with hashes > 0, elapsed_ns > 0 and a rate
     /// below [`MAX_SAMPLE_HASHES_PER_SEC`]; every stored statistic finite and in its range; and
-    /// `hash_rate` equal (within [`STATS_REL_TOLERANCE`]) to [`stats::summarize`] of the samples.
+    /// `hash_rate` equal (within [`STATS_REL_TOLERANCE`]) to [`stats::summarize`] of the samples;
+    /// `machine.git_commit`, when present, hex.
     /// Returns the first problem found, in file order.
     pub fn validate(&self) -> Result<(), InvalidReport> {
         let run_level = |field: &str, problem| InvalidReport {
@@ -112,6 +115,18 @@ impl Report {
             field: field.to_string(),
             problem,
         };
+        // The build writes `git rev-parse HEAD` here; tables print a prefix of it, which must
+        // be ASCII to be cut at any length.
+        if let Some(commit) = &self.machine.git_commit {
+            if commit.is_empty() || !commit.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(run_level(
+                    "machine.git_commit",
+                    Problem::NotACommit {
+                        value: commit.clone(),
+                    },
+                ));
+            }
+        }
         if let Some(c) = &self.ceiling {
             check(c.compressions_per_sec, Range::NonNegative)
                 .map_err(|p| run_level("ceiling.compressions_per_sec", p))?;
@@ -406,6 +421,17 @@ mod tests {
         // The bit serde_json may lose is within the tolerance.
         let mut r = fixture();
         r.cases[0].hash_rate.mean = r.cases[0].hash_rate.mean.next_up();
+        assert_eq!(r.validate(), Ok(()));
+    }
+
+    #[test]
+    fn a_commit_must_be_hex() {
+        let mut r = fixture();
+        r.machine.git_commit = Some("ééééééé".into());
+        assert_eq!(problem(&r).1, "machine.git_commit");
+        r.machine.git_commit = Some("0123456789abcdef".repeat(4));
+        assert_eq!(r.validate(), Ok(()));
+        r.machine.git_commit = None;
         assert_eq!(r.validate(), Ok(()));
     }
 
