@@ -464,10 +464,15 @@ fn exports_have_one_entry_per_case() {
 fn merge_reports_concatenates_rounds() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("merged");
+    // A second round: another run, so another start (one run given twice is refused).
+    let mut round2 = fixture();
+    round2.started_at = "2026-11-21T10:20:00Z".into();
+    let round2 = write(dir.path(), "round2.json", &round2);
     let merged = minebench()
         .args(["merge-reports"])
         .arg(&out)
-        .args([FIXTURE, "tests/data/compare-base.json"])
+        .arg(FIXTURE)
+        .arg(&round2)
         .output()
         .unwrap();
     assert_eq!(merged.status.code(), Some(0), "{}", text(&merged.stderr));

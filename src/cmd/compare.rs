@@ -8,7 +8,7 @@ use anyhow::Result;
 
 use minebench::error::{InputError, UsageError};
 use minebench::report::compare::{self, CaseComparison, CompareOptions, Comparison, Side};
-use minebench::report::merge::merge_reports;
+use minebench::report::merge::{merge_reports, MergeError};
 use minebench::report::stats::Verdict;
 use minebench::report::Report;
 use minebench::run::output::write_atomic;
@@ -47,17 +47,73 @@ pub fn run(args: &CompareArgs) -> Result<u8> {
 
 /// `merge-reports OUT IN...`.
 pub fn merge(args: &MergeReportsArgs) -> Result<u8> {
-    let reports = args
-        .inputs
-        .iter()
-        .map(|p| load(&resolve_path(p)?))
-        .collect::<Result<Vec<Report>>>()?;
-    let merged = merge_reports(&reports).map_err(|e| InputError(format!("merge-reports: {e}")))?;
     let out = if args.out.extension().is_some_and(|e| e == "json") {
         args.out.clone()
     } else {
         args.out.join("report.json")
     };
+    let paths = args
+        .inputs
+        .iter()
+        .map(|p| resolve_path(p))
+        .collect::<Result<Vec<PathBuf>>>()?;
+    // Both checks come before anything is read or written: a refused merge leaves every file
+    // as it was.
+    let ids = paths
+        .iter()
+        .zip(&args.inputs)
+        .map(|(p, arg)| {
+            FileId::of(p).map_err(|e| InputError(format!("{}: cannot read: {e}", arg.display())))
+        })
+        .collect::<Result<Vec<FileId>, InputError>>()?;
+    for (j, id) in ids.iter().enumerate() {
+        if let Some(i) = ids[..j].iter().position(|o| o.same_file(id)) {
+            return Err(UsageError::new(
+                "IN",
+                format!(
+                    "{} and {} are the same file ({}): merging a report with itself counts its \
+                     samples twice",
+                    args.inputs[i].display(),
+                    args.inputs[j].display(),
+                    id.path.display()
+                ),
+            )
+            .into());
+        }
+    }
+    // OUT is replaced atomically (a new file renamed over it), so if it is an input that input
+    // is lost, and a later merge of the same rounds would count it twice.
+    if let Ok(out_id) = FileId::of(&out) {
+        if let Some(i) = ids.iter().position(|id| id.same_file(&out_id)) {
+            return Err(UsageError::new(
+                "OUT",
+                format!(
+                    "{} is the input {} ({}): merge-reports would overwrite it; write the merged \
+                     report elsewhere",
+                    out.display(),
+                    args.inputs[i].display(),
+                    out_id.path.display()
+                ),
+            )
+            .into());
+        }
+    }
+
+    let reports = paths
+        .iter()
+        .map(|p| load(p))
+        .collect::<Result<Vec<Report>>>()?;
+    let merged = merge_reports(&reports).map_err(|e| match e {
+        MergeError::SameRun { first, second, .. } => anyhow::Error::from(UsageError::new(
+            "IN",
+            format!(
+                "{} and {} are the same report: {e}",
+                args.inputs[first].display(),
+                args.inputs[second].display()
+            ),
+        )),
+        e => InputError(format!("merge-reports: {e}")).into(),
+    })?;
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
             .map_err(|e| InputError(format!("{}: cannot create directory: {e}", dir.display())))?;
@@ -74,6 +130,30 @@ pub fn merge(args: &MergeReportsArgs) -> Result<u8> {
         out.display()
     );
     Ok(0)
+}
+
+/// Which file a path is: its canonical path (links and `..` resolved) and its device and inode
+/// (so a hard link to an input is that input too).
+struct FileId {
+    path: PathBuf,
+    dev: u64,
+    ino: u64,
+}
+
+impl FileId {
+    fn of(path: &Path) -> std::io::Result<FileId> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(path)?;
+        Ok(FileId {
+            path: std::fs::canonicalize(path)?,
+            dev: meta.dev(),
+            ino: meta.ino(),
+        })
+    }
+
+    fn same_file(&self, other: &FileId) -> bool {
+        self.path == other.path || (self.dev, self.ino) == (other.dev, other.ino)
+    }
 }
 
 /// [`compare::compare`] with its refusal as an input error (exit 2).

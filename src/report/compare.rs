@@ -9,6 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::report::stats::{self, Verdict};
+use crate::report::validate::InvalidReport;
 use crate::report::{CaseReport, Report, Sample, SCHEMA_VERSION};
 
 /// How a comparison decides. Defaults: [`stats::DEFAULT_THRESHOLD`] (2 %),
@@ -83,11 +84,14 @@ pub enum ParseError {
     Schema { found: String },
     #[error("a {SCHEMA_VERSION} report, but malformed: {0}")]
     Shape(serde_json::Error),
+    #[error("a {SCHEMA_VERSION} report, but invalid: {0}")]
+    Invalid(InvalidReport),
 }
 
 /// Parses a `report.json` text. The `schema` field is checked before anything else, so a report
 /// of another schema version gets a message saying so rather than a serde error about some field
-/// the versions disagree on.
+/// the versions disagree on. The parsed report is then [validated](Report::validate): this is the
+/// one loader every command reads reports through, so no command sees impossible values.
 pub fn parse_report(text: &str) -> Result<Report, ParseError> {
     let value: serde_json::Value = serde_json::from_str(text).map_err(ParseError::Json)?;
     match value.get("schema").and_then(|s| s.as_str()) {
@@ -100,7 +104,9 @@ pub fn parse_report(text: &str) -> Result<Report, ParseError> {
         Some(_) => {}
     }
     // From the text rather than the Value, so the error carries a line and column.
-    serde_json::from_str(text).map_err(ParseError::Shape)
+    let report: Report = serde_json::from_str(text).map_err(ParseError::Shape)?;
+    report.validate().map_err(ParseError::Invalid)?;
+    Ok(report)
 }
 
 /// Identifies one side of a comparison.
@@ -328,9 +334,11 @@ fn compare_case(base: &CaseReport, new: &CaseReport, opts: &CompareOptions) -> C
     let rates =
         |c: &CaseReport| -> Vec<f64> { c.samples.iter().map(Sample::hashes_per_sec).collect() };
     let (b, n) = (rates(base), rates(new));
-    // The medians come from the samples, like the ratio, so the three numbers on a row agree
-    // even if a report's stored summary were stale; the stored one only stands in when there
-    // are no samples at all.
+    // The medians come from the samples, like the ratio, so the three numbers on a row agree.
+    // A report that went through `parse_report` has its stored `hash_rate` checked to be the
+    // summary of these samples (`Report::validate`), so these are also the medians `export` and
+    // the rendered tables publish. The stored one only stands in for a hand-built report
+    // without samples, which validation refuses.
     let base_median = stats::median(&b).unwrap_or(base.hash_rate.median);
     let new_median = stats::median(&n).unwrap_or(new.hash_rate.median);
     let change =
@@ -693,6 +701,22 @@ mod tests {
         }
         assert_eq!((back.base, back.new), (c.base.clone(), c.new.clone()));
         assert!(json.contains("\"verdict\":\"slower\""), "{json}");
+    }
+
+    #[test]
+    fn parse_refuses_an_invalid_report() {
+        let mut v: serde_json::Value = serde_json::from_str(FIXTURE).unwrap();
+        v["cases"][0]["samples"][0]["elapsed_ns"] = 0.into();
+        let err = parse_report(&v.to_string()).unwrap_err();
+        let ParseError::Invalid(invalid) = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(invalid.field, "samples[0].elapsed_ns");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("invalid") && msg.contains("sha2-midstate/atomic/t1/zb12"),
+            "{msg}"
+        );
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //!
 //! Owns: the mapping from `Report` fields to those formats. Must not: read or write files (the
 //! command writes the value it gets here) or compute new statistics (it only reuses the
-//! report's).
+//! report's). Reusing them is safe: a loaded report's `hash_rate` is checked to be the summary
+//! of its samples (`Report::validate`), the samples `compare` computes its medians from, so an
+//! export and a comparison of one report cannot disagree.
 
 use std::collections::BTreeMap;
 

@@ -43,6 +43,16 @@ pub enum MergeError {
         first: String,
         found: String,
     },
+    #[error(
+        "reports #{first} and #{second} are the same run (scenario {scenario:?} started at \
+         {started_at} on the same machine): merging a run with itself counts its samples twice"
+    )]
+    SameRun {
+        first: usize,
+        second: usize,
+        scenario: String,
+        started_at: String,
+    },
     #[error("case {case}: {what}: {message}")]
     Histogram {
         case: String,
@@ -63,6 +73,10 @@ pub enum MergeError {
 /// ceiling. Profile artefacts are dropped (they are files relative to each round's directory).
 /// The run-level fields come from the first report, except `finished_at` (the last),
 /// `wall_ns` (the sum) and `interrupted` (any).
+///
+/// Refused: rounds of different scenarios, machines or commits, and one run given twice (same
+/// `started_at`, scenario and machine). The inputs are expected to have passed
+/// [`Report::validate`] (the loader does that), so case ids are unique within each.
 pub fn merge_reports(reports: &[Report]) -> Result<Report, MergeError> {
     let first = reports.first().ok_or(MergeError::Empty)?;
     let key = first.machine.comparable_key();
@@ -89,6 +103,22 @@ pub fn merge_reports(reports: &[Report]) -> Result<Report, MergeError> {
                 index,
                 first: commit,
                 found: c,
+            });
+        }
+    }
+
+    // One run given twice (the same file, a copy, or a merged report next to its first round,
+    // which keeps that round's start) would count its samples twice. Rounds of one scenario on
+    // one machine run one after another, so they cannot share a start time.
+    for (second, r) in reports.iter().enumerate() {
+        if let Some(first) = reports[..second].iter().position(|o| {
+            o.started_at == r.started_at && o.scenario == r.scenario && o.machine == r.machine
+        }) {
+            return Err(MergeError::SameRun {
+                first,
+                second,
+                scenario: r.scenario.name.clone(),
+                started_at: r.started_at.clone(),
             });
         }
     }
@@ -319,6 +349,7 @@ mod tests {
         for s in &mut b.cases[0].samples {
             s.hashes *= 2;
         }
+        b.started_at = "later start".into();
         b.finished_at = "later".into();
         let m = merge_reports(&[a.clone(), b.clone()]).unwrap();
         assert_eq!(m.cases.len(), 2);
@@ -338,6 +369,31 @@ mod tests {
         assert_eq!(m.finished_at, "later");
         assert_eq!(m.wall_ns, a.wall_ns * 2);
         assert!(c0.hash_rate.max >= a.cases[0].hash_rate.max * 1.9);
+    }
+
+    #[test]
+    fn one_run_twice_is_refused() {
+        let a = fixture();
+        let mut b = fixture();
+        b.started_at = "later start".into();
+        let mut merged = merge_reports(&[a.clone(), b.clone()]).unwrap();
+        assert!(merge_reports(&[a.clone(), b.clone(), a.clone()]).is_err());
+        assert!(matches!(
+            merge_reports(&[b.clone(), a.clone(), b.clone()]),
+            Err(MergeError::SameRun {
+                first: 0,
+                second: 2,
+                ..
+            })
+        ));
+        // A merged report keeps its first round's start: merging it with that round again
+        // would count the round twice.
+        assert!(matches!(
+            merge_reports(&[merged.clone(), a.clone()]),
+            Err(MergeError::SameRun { .. })
+        ));
+        merged.started_at = "another start".into();
+        assert!(merge_reports(&[merged, a]).is_ok());
     }
 
     #[test]

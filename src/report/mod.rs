@@ -6,5 +6,6 @@ pub mod export;
 pub mod merge;
 pub mod schema;
 pub mod stats;
+pub mod validate;
 
 pub use schema::*;
