@@ -495,7 +495,8 @@ fn a_killed_run_leaves_a_report_that_says_interrupted() {
     let report = read_json(&dir.join("report.json"));
     assert_eq!(report["interrupted"], true);
     assert!(!report["cases"].as_array().unwrap().is_empty());
-    assert_ne!(report["finished_at"], report["started_at"]);
+    // Updated with every finished case (the timestamps are to the second, so compare wall_ns).
+    assert!(report["wall_ns"].as_u64().unwrap() > 0);
 }
 
 #[test]

@@ -182,7 +182,7 @@ impl BaselineJob {
             None => None,
             Some(name) => {
                 baseline::check_name("--baseline", name)?;
-                let path = baseline::report_path(&&args.baselines_dir, name)
+                let path = baseline::report_path(&args.baselines_dir, name)
                     .map_err(|e| InputError(format!("--baseline: {e:#}")))?;
                 let report = compare::load(&path)?;
                 let here = Fingerprint::capture().comparable_key();
@@ -244,7 +244,7 @@ impl BaselineJob {
                 );
                 code = 1;
             } else {
-                let dest = baseline::save(dir, &&args.baselines_dir, name)?;
+                let dest = baseline::save(dir, &args.baselines_dir, name)?;
                 minebench::note!("baseline {name} saved: {}", dest.display());
             }
         }
