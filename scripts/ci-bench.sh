@@ -10,7 +10,8 @@
 #   --scenario FILE            default scenarios/ci.toml: quick's cases with 8 samples (quick's
 #                              3 samples can never give p < 0.05, so could never flag anything)
 #   --baseline NAME            compare against DIR/baselines/NAME (missing: exit 2 before running)
-#   --fail-on-regression PCT   exit 1 when a case is significantly slower by more than PCT %
+#   --fail-on-regression PCT   exit 1 when a case is significantly slower by more than PCT % (or
+#                              missing), 3 when some case cannot be decided
 #   --allow-different-machines compare even if the baseline comes from another CPU / core count
 #   --save-baseline NAME       store this run as DIR/baselines/NAME (not if it regressed)
 #   --out DIR                  reports root (default: reports)
@@ -18,7 +19,8 @@
 #   --no-criterion             skip `cargo bench --bench main -- --quick`
 #
 # When $GITHUB_STEP_SUMMARY is set, the summary table and the comparison (Markdown) are appended
-# to it. Exit status: minebench run's (0, 1 regression, 2 bad input), else 1 if the benches fail.
+# to it. Exit status: minebench run's (0, 1 regression, 2 bad input, 3 undecided), else 1 if the
+# benches fail.
 set -euo pipefail
 
 usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
@@ -63,7 +65,7 @@ BIN="$TARGET/release/minebench"
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/minebench-ci.XXXXXX")"
 trap 'rm -rf "$TMP"' EXIT
 
-args=(run "$SCENARIO" --no-profile --out "$OUT")
+args=(run "$SCENARIO" --no-profile --out "$OUT" --baselines-dir "$OUT/baselines")
 if [[ -n "$BASELINE" ]]; then
   args+=(--baseline "$BASELINE" --markdown "$TMP/compare.md")
   [[ -n "$FAIL" ]] && args+=(--fail-on-regression "$FAIL")
@@ -91,7 +93,8 @@ if [[ -n "${GITHUB_STEP_SUMMARY:-}" ]]; then
     cat "$TMP/stdout"
     echo '```'
     [[ -f "$TMP/compare.md" ]] && echo && echo "</details>"
-    [[ $status -eq 1 ]] && echo && echo "**Regression: some case is slower by more than $FAIL %.**"
+    [[ $status -eq 1 ]] && echo && echo "**Gate failed: some case is slower by more than $FAIL % or missing.**"
+    [[ $status -eq 3 ]] && echo && echo "**Gate inconclusive: some case could not be decided (see the log).**"
   } >>"$GITHUB_STEP_SUMMARY"
 fi
 

@@ -15,8 +15,8 @@
 # SCENARIO defaults to scenarios/quick.toml of the current checkout, so both revisions run the
 # very same scenario. merge-reports/compare use the binary of the current checkout (old
 # revisions may not have them), or $MINEBENCH if set. Each revision must have `run --no-profile
-# --out`. The exit status is compare's: 0, 1 on a regression gate (--fail-on-regression in
-# COMPARE_ARGS), 2 on bad input.
+# --out`. The exit status is compare's: 0, 1 on a failed gate (--fail-on-regression in
+# COMPARE_ARGS), 3 on an undecided gate, 2 on bad input.
 #
 # Output: DIR (default reports/compare-<A>-<B>-<UTC>) with A.json, B.json (merged reports),
 # compare.md and compare.txt; the worktrees, builds' copies and per-round runs are temporary.

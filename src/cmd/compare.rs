@@ -123,7 +123,7 @@ pub fn merge(args: &MergeReportsArgs) -> Result<u8> {
     write_atomic(&out, &json)
         .map_err(|e| InputError(format!("{}: cannot write: {e}", out.display())))?;
     let samples: usize = merged.cases.iter().map(|c| c.samples.len()).sum();
-    eprintln!(
+    minebench::note!(
         "merged {} reports: {} cases, {samples} samples -> {}",
         reports.len(),
         merged.cases.len(),

@@ -40,7 +40,7 @@ pub fn run(args: &FlameArgs) -> Result<u8> {
         } else {
             (&b.label, "--hashes-b")
         };
-        eprintln!("note: not scaled per hash: {missing} has no hash count (give {flag} N)");
+        minebench::note!("note: not scaled per hash: {missing} has no hash count (give {flag} N)");
     }
     // Per-hash scaling needs both counts; with one missing, scaling only one side would make
     // the colours mean nothing, so neither is scaled and the subtitle says so.
@@ -60,7 +60,7 @@ pub fn run(args: &FlameArgs) -> Result<u8> {
     let out = &args.out;
     write_atomic(out, &svg)
         .map_err(|e| InputError(format!("--out {}: cannot write: {e}", out.display())))?;
-    eprintln!("wrote {}", out.display());
+    minebench::note!("wrote {}", out.display());
     Ok(0)
 }
 
