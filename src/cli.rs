@@ -76,12 +76,33 @@ pub struct RunArgs {
     pub baselines_dir: PathBuf,
     #[command(flatten)]
     pub gate: GateArgs,
+    /// With --baseline: the clock compared, `wall` or `cpu` (as for `compare`).
+    #[arg(long, value_enum, default_value_t = MetricArg::Wall)]
+    pub metric: MetricArg,
     /// With --baseline: write the comparison as a Markdown table to FILE.
     #[arg(long, value_name = "FILE")]
     pub markdown: Option<PathBuf>,
     /// With --baseline: compare even if the baseline was measured on another machine.
     #[arg(long)]
     pub allow_different_machines: bool,
+}
+
+/// `--metric`: the clock rates are compared on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MetricArg {
+    /// Hashes per second of elapsed time.
+    Wall,
+    /// Hashes per second of worker CPU time.
+    Cpu,
+}
+
+impl MetricArg {
+    pub fn metric(self) -> minebench::report::Metric {
+        match self {
+            MetricArg::Wall => minebench::report::Metric::Wall,
+            MetricArg::Cpu => minebench::report::Metric::Cpu,
+        }
+    }
 }
 
 /// Where baseline names are looked up and saved, by every command.
@@ -197,6 +218,10 @@ pub struct CompareArgs {
     pub json: bool,
     #[command(flatten)]
     pub gate: GateArgs,
+    /// The clock compared: `wall` (hashes per elapsed second) or `cpu` (hashes per second of
+    /// worker CPU time, much less moved by other load on the machine).
+    #[arg(long, value_enum, default_value_t = MetricArg::Wall)]
+    pub metric: MetricArg,
     /// Compare even if the reports were measured on different machines.
     #[arg(long)]
     pub allow_different_machines: bool,

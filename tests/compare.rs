@@ -40,6 +40,7 @@ fn quiet() -> Report {
                 Sample {
                     hashes: (center * (1.0 + 0.02 * noise) * 0.05) as u64,
                     elapsed_ns: 50_000_000,
+                    cpu_ns: None,
                 }
             })
             .collect();

@@ -42,6 +42,7 @@ fn report_scaled(factor: f64) -> Report {
                 Sample {
                     hashes: (center * (1.0 + 0.02 * noise) * 0.05 * factor) as u64,
                     elapsed_ns: 50_000_000,
+                    cpu_ns: None,
                 }
             })
             .collect();

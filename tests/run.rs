@@ -480,3 +480,71 @@ fn nonce_count_samples_hash_at_least_that_many() {
         }
     }
 }
+
+#[test]
+fn samples_carry_the_workers_cpu_time_and_compare_can_use_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let body = TINY
+        .replace(
+            r#"scheduler = ["atomic", "channel"]"#,
+            r#"scheduler = ["atomic"]"#,
+        )
+        .replace("samples = 3", "samples = 4")
+        .replace(
+            "[profile]\nflamegraph = true",
+            "[profile]\nflamegraph = false",
+        );
+    let scenario = write_scenario(tmp.path(), "cpu", &body);
+    let out = tmp.path().join("out");
+    minebench()
+        .arg("run")
+        .arg(&scenario)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    let dir = report_dir(&out);
+    let r = read_report(&dir);
+    for c in r["cases"].as_array().unwrap() {
+        let threads = c["threads"].as_u64().unwrap();
+        for s in c["samples"].as_array().unwrap() {
+            let cpu = s["cpu_ns"].as_u64().expect("cpu_ns recorded");
+            let elapsed = s["elapsed_ns"].as_u64().unwrap();
+            // N threads cannot use more than N CPU-seconds per second (plus the clock reads'
+            // own skew between the two ends of the window).
+            assert!(
+                cpu > 0 && cpu <= threads * elapsed + 5_000_000,
+                "{cpu} vs {elapsed}"
+            );
+        }
+        assert_eq!(c["cpu_rate"]["n"], 4, "{}", c["id"]);
+    }
+    let report = dir.join("report.json");
+    let cmp = minebench()
+        .arg("compare")
+        .arg(&report)
+        .arg(&report)
+        .args(["--metric", "cpu"])
+        .output()
+        .unwrap();
+    assert!(cmp.status.success());
+    assert!(String::from_utf8_lossy(&cmp.stdout).contains("base MH/cpu-s"));
+    // A report written before samples carried CPU time cannot be compared on it.
+    let mut old = r.clone();
+    for c in old["cases"].as_array_mut().unwrap() {
+        c.as_object_mut().unwrap().remove("cpu_rate");
+        for s in c["samples"].as_array_mut().unwrap() {
+            s.as_object_mut().unwrap().remove("cpu_ns");
+        }
+    }
+    let old_path = tmp.path().join("old.json");
+    std::fs::write(&old_path, serde_json::to_vec(&old).unwrap()).unwrap();
+    minebench()
+        .arg("compare")
+        .arg(&old_path)
+        .arg(&report)
+        .args(["--metric", "cpu"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--metric cpu: the base report"));
+}

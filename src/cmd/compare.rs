@@ -10,7 +10,7 @@ use minebench::error::{InputError, UsageError};
 use minebench::report::compare::{self, CaseComparison, CompareOptions, Comparison, Side};
 use minebench::report::merge::{merge_reports, MergeError};
 use minebench::report::stats::Verdict;
-use minebench::report::Report;
+use minebench::report::{Metric, Report};
 use minebench::run::output::write_atomic;
 
 use super::baseline;
@@ -32,7 +32,8 @@ pub fn run(args: &CompareArgs) -> Result<u8> {
         args.threshold / 100.0,
         args.alpha,
         args.allow_different_machines,
-    );
+    )
+    .with_metric(args.metric.metric());
     let comparison = compare_reports(&base, &new, &opts)?;
     if args.json {
         super::emit_json(&comparison)?;
@@ -358,6 +359,14 @@ fn side_text(s: &Side) -> String {
     format!("{} @ {commit} ({}{interrupted})", s.scenario, s.started_at)
 }
 
+/// The rate unit of a comparison's clock.
+fn unit(c: &Comparison) -> &'static str {
+    match c.metric {
+        Metric::Wall => "MH/s",
+        Metric::Cpu => "MH/cpu-s",
+    }
+}
+
 fn footer(c: &Comparison) -> String {
     format!(
         "threshold {} %, alpha {}: faster/slower needs |change| > threshold, a 95 % CI excluding 0 \
@@ -391,13 +400,19 @@ pub fn console_table(c: &Comparison) -> String {
         .max(4);
     let _ = writeln!(
         out,
-        "{:<w$}  {:>10}  {:>10}  {:>28}  {:>7}  {:>12}  {:>9}",
-        "case", "base MH/s", "new MH/s", "change % [95% CI]", "p", "verdict", "p99 batch"
+        "{:<w$}  {:>13}  {:>13}  {:>28}  {:>7}  {:>12}  {:>9}",
+        "case",
+        format!("base {}", unit(c)),
+        format!("new {}", unit(c)),
+        "change % [95% CI]",
+        "p",
+        "verdict",
+        "p99 batch"
     );
     for x in &c.cases {
         let _ = writeln!(
             out,
-            "{:<w$}  {:>10.3}  {:>10.3}  {:>28}  {:>7}  {:>12}  {:>9}",
+            "{:<w$}  {:>13.3}  {:>13.3}  {:>28}  {:>7}  {:>12}  {:>9}",
             x.id,
             x.base_median_hps / 1e6,
             x.new_median_hps / 1e6,
@@ -435,7 +450,8 @@ pub fn markdown(c: &Comparison) -> String {
     }
     let _ = writeln!(
         out,
-        "\n| case | base MH/s | new MH/s | change | 95 % CI | p | verdict | batch p99 |"
+        "\n| case | base {u} | new {u} | change | 95 % CI | p | verdict | batch p99 |",
+        u = unit(c)
     );
     let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---|---:|");
     for x in &c.cases {

@@ -161,6 +161,7 @@ impl BaselineJob {
                     args.gate.fail_on_regression.is_some(),
                 ),
                 ("--allow-inconclusive", args.gate.allow_inconclusive),
+                ("--metric", args.metric != crate::cli::MetricArg::Wall),
                 ("--markdown", args.markdown.is_some()),
                 ("--allow-different-machines", args.allow_different_machines),
             ] {
@@ -214,7 +215,8 @@ impl BaselineJob {
                 minebench::report::stats::DEFAULT_THRESHOLD,
                 minebench::report::stats::DEFAULT_ALPHA,
                 args.allow_different_machines,
-            );
+            )
+            .with_metric(args.metric.metric());
             let comparison = compare::compare_reports(base, report, &opts)?;
             super::emit(&format!(
                 "\ncompared with baseline {}:\n{}",

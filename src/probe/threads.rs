@@ -130,7 +130,9 @@ pub(crate) fn thread_cpu_clock_id(tid: i32) -> libc::clockid_t {
 
 /// CPU time of thread `tid` of this process, ns; `None` if the clock cannot be read (the
 /// thread exited, or another process's tid).
-fn thread_cpu_time_ns(tid: i32) -> Option<u64> {
+/// CPU time (user + system) of thread `tid` of this process, in ns, from its CPU-time clock:
+/// exact while the thread runs, about a microsecond to read. None if the thread is gone.
+pub fn thread_cpu_time_ns(tid: i32) -> Option<u64> {
     if tid <= 0 {
         return None;
     }

@@ -50,6 +50,9 @@ pub fn case_report(
     let id = m.case.id.clone();
     let rates: Vec<f64> = m.samples.iter().map(Sample::hashes_per_sec).collect();
     let hash_rate = stats::summarize(&rates).ok_or_else(|| ReportError::NoSamples(id.clone()))?;
+    let cpu_rate = Metric::Cpu
+        .rates(&m.samples)
+        .and_then(|r| stats::summarize(&r));
     let sampled_hashes: u64 = m.samples.iter().map(|s| s.hashes).sum();
     let expected = sampled_hashes as f64 * m.case.difficulty.target().hit_probability();
     let poisson_p = stats::poisson_two_sided_p(m.shares_found, expected);
@@ -140,6 +143,7 @@ pub fn case_report(
         total_hashes,
         total_batches: m.workers.iter().map(|w| w.batches).sum(),
         hash_rate,
+        cpu_rate,
         efficiency,
         shares,
         latency,

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::report::stats::{self, Verdict};
 use crate::report::validate::InvalidReport;
-use crate::report::{CaseReport, Report, Sample, SCHEMA_VERSION};
+use crate::report::{CaseReport, Metric, Report, SCHEMA_VERSION};
 
 /// How a comparison decides. Defaults: [`stats::DEFAULT_THRESHOLD`] (2 %),
 /// [`stats::DEFAULT_ALPHA`] (0.05), [`stats::DEFAULT_RESAMPLES`] bootstrap resamples with seed
@@ -28,6 +28,8 @@ pub struct CompareOptions {
     pub seed: u64,
     /// Compare even when the machine fingerprints' comparable keys differ.
     pub allow_different_machines: bool,
+    /// The clock the rates are compared on (default wall).
+    pub metric: Metric,
 }
 
 impl Default for CompareOptions {
@@ -38,11 +40,17 @@ impl Default for CompareOptions {
             resamples: stats::DEFAULT_RESAMPLES,
             seed: stats::DEFAULT_SEED,
             allow_different_machines: false,
+            metric: Metric::Wall,
         }
     }
 }
 
 impl CompareOptions {
+    /// These options comparing on `metric`.
+    pub fn with_metric(self, metric: Metric) -> CompareOptions {
+        CompareOptions { metric, ..self }
+    }
+
     /// The defaults with another threshold (a fraction) and alpha.
     pub fn new(threshold: f64, alpha: f64, allow_different_machines: bool) -> CompareOptions {
         CompareOptions {
@@ -68,6 +76,13 @@ pub enum CompareError {
         new_key: String,
         differences: Vec<String>,
     },
+    /// `--metric cpu` on a report whose samples carry no CPU time (written before it was
+    /// recorded, or on a system where thread CPU clocks could not be read).
+    #[error(
+        "--metric cpu: the {side} report's case {case} has samples without cpu_ns (written by an \
+         older minebench, or thread CPU clocks were unreadable); compare on --metric wall"
+    )]
+    NoCpuTime { side: &'static str, case: String },
 }
 
 /// Why a text is not a report this build can read.
@@ -142,6 +157,9 @@ pub struct Comparison {
     /// The noise threshold used, as a fraction.
     pub threshold: f64,
     pub alpha: f64,
+    /// The clock the rates were compared on (absent in comparisons saved before: wall).
+    #[serde(default)]
+    pub metric: Metric,
     /// True when the machines differ and the comparison was allowed anyway.
     pub machines_differ: bool,
     /// Cases present on both sides, in the new report's order.
@@ -156,7 +174,8 @@ pub struct Comparison {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct CaseComparison {
     pub id: String,
-    /// Median of the per-sample hash rates, hashes per second.
+    /// Median of the per-sample hash rates, hashes per second (of wall time, or of worker CPU
+    /// time under [`Metric::Cpu`]).
     pub base_median_hps: f64,
     pub new_median_hps: f64,
     pub base_samples: usize,
@@ -304,13 +323,9 @@ pub fn compare(
     let cases = new
         .cases
         .iter()
-        .filter_map(|n| {
-            base.cases
-                .iter()
-                .find(|b| b.id == n.id)
-                .map(|b| compare_case(b, n, opts))
-        })
-        .collect();
+        .filter_map(|n| base.cases.iter().find(|b| b.id == n.id).map(|b| (b, n)))
+        .map(|(b, n)| compare_case(b, n, opts))
+        .collect::<Result<Vec<_>, _>>()?;
     let missing_from = |r: &Report, other: &Report| -> Vec<String> {
         r.cases
             .iter()
@@ -323,6 +338,7 @@ pub fn compare(
         new: Side::of(new),
         threshold: opts.threshold,
         alpha: opts.alpha,
+        metric: opts.metric,
         machines_differ,
         cases,
         only_in_base: missing_from(base, new),
@@ -330,17 +346,31 @@ pub fn compare(
     })
 }
 
-fn compare_case(base: &CaseReport, new: &CaseReport, opts: &CompareOptions) -> CaseComparison {
-    let rates =
-        |c: &CaseReport| -> Vec<f64> { c.samples.iter().map(Sample::hashes_per_sec).collect() };
-    let (b, n) = (rates(base), rates(new));
+fn compare_case(
+    base: &CaseReport,
+    new: &CaseReport,
+    opts: &CompareOptions,
+) -> Result<CaseComparison, CompareError> {
+    let rates = |c: &CaseReport, side| {
+        opts.metric
+            .rates(&c.samples)
+            .ok_or_else(|| CompareError::NoCpuTime {
+                side,
+                case: c.id.clone(),
+            })
+    };
+    let (b, n) = (rates(base, "base")?, rates(new, "new")?);
     // The medians come from the samples, like the ratio, so the three numbers on a row agree.
     // A report that went through `parse_report` has its stored `hash_rate` checked to be the
     // summary of these samples (`Report::validate`), so these are also the medians `export` and
     // the rendered tables publish. The stored one only stands in for a hand-built report
     // without samples, which validation refuses.
-    let base_median = stats::median(&b).unwrap_or(base.hash_rate.median);
-    let new_median = stats::median(&n).unwrap_or(new.hash_rate.median);
+    let stored = |c: &CaseReport| match opts.metric {
+        Metric::Wall => c.hash_rate.median,
+        Metric::Cpu => c.cpu_rate.map_or(0.0, |r| r.median),
+    };
+    let base_median = stats::median(&b).unwrap_or(stored(base));
+    let new_median = stats::median(&n).unwrap_or(stored(new));
     let change =
         stats::ratio_ci(&b, &n, opts.resamples, opts.seed).map(|(ratio, low, high)| RateChange {
             ratio,
@@ -373,7 +403,7 @@ fn compare_case(base: &CaseReport, new: &CaseReport, opts: &CompareOptions) -> C
         }),
         _ => None,
     };
-    CaseComparison {
+    Ok(CaseComparison {
         verdict_possible,
         id: new.id.clone(),
         base_median_hps: base_median,
@@ -384,7 +414,7 @@ fn compare_case(base: &CaseReport, new: &CaseReport, opts: &CompareOptions) -> C
         p_value,
         verdict,
         batch_p99,
-    }
+    })
 }
 
 /// Whether [`stats::mann_whitney_u`] can give p < `alpha` at all for these sample counts: the
@@ -427,6 +457,7 @@ fn key_differences(base: &str, new: &str) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::pow::header::SplitMix64;
+    use crate::report::Sample;
 
     /// A real (tiny, noisy) report: 2 cases × 8 samples, see tests/data/compare-fixture.toml.
     const FIXTURE: &str = include_str!("../../tests/data/compare-base.json");
@@ -447,6 +478,7 @@ mod tests {
                 Sample {
                     hashes: (rate * 0.05) as u64,
                     elapsed_ns: 50_000_000,
+                    cpu_ns: None,
                 }
             })
             .collect();
@@ -475,6 +507,42 @@ mod tests {
             set_quiet_samples(c, 1e7 * (1.0 + i as f64), 8, 40 + i as u64);
         }
         r
+    }
+
+    #[test]
+    fn the_cpu_clock_is_compared_when_asked_and_refused_when_absent() {
+        // Wall rates identical on both sides; the new side used 10 % more CPU per hash (a
+        // slower build whose wall time was hidden, say, by a faster host).
+        let mut base = quiet_fixture();
+        let mut new = base.clone();
+        for c in &mut base.cases {
+            for s in &mut c.samples {
+                s.cpu_ns = Some(s.elapsed_ns);
+            }
+        }
+        for c in &mut new.cases {
+            for s in &mut c.samples {
+                s.cpu_ns = Some(s.elapsed_ns + s.elapsed_ns / 9);
+            }
+        }
+        let cpu = CompareOptions::default().with_metric(Metric::Cpu);
+        let c = compare(&base, &new, &cpu).unwrap();
+        assert_eq!(c.metric, Metric::Cpu);
+        for case in &c.cases {
+            assert_eq!(case.verdict, Verdict::Slower, "{}", case.id);
+            assert!((case.change.unwrap().change_pct + 10.0).abs() < 0.01);
+        }
+        assert_eq!(c.gate(5.0).exit_code(false), GATE_FAILED);
+        // On the wall clock the same reports are unchanged.
+        let wall = compare(&base, &new, &CompareOptions::default()).unwrap();
+        assert!(wall.cases.iter().all(|x| x.verdict == Verdict::NoChange));
+        // A report without CPU time cannot be compared on it.
+        let err = compare(&quiet_fixture(), &new, &cpu).unwrap_err();
+        assert!(
+            matches!(&err, CompareError::NoCpuTime { side: "base", .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("--metric wall"), "{err}");
     }
 
     #[test]
@@ -646,7 +714,9 @@ mod tests {
         new.machine.cpu_model = "Some Other CPU".into();
         new.machine.logical_cores = 64;
         let err = compare(&base, &new, &CompareOptions::default()).unwrap_err();
-        let CompareError::DifferentMachines { differences, .. } = &err;
+        let CompareError::DifferentMachines { differences, .. } = &err else {
+            panic!("{err:?}")
+        };
         assert_eq!(differences.len(), 2, "{differences:?}");
         let msg = err.to_string();
         assert!(

@@ -8,7 +8,7 @@ use crate::probe::latency::{self, LatencySummary};
 use crate::report::build::{fill_scaling, POISSON_ALPHA};
 use crate::report::stats;
 use crate::report::{
-    Balance, CaseReport, JobSwitchReport, Latency, Report, Sample, Shares, WorkerReport,
+    Balance, CaseReport, JobSwitchReport, Latency, Metric, Report, Sample, Shares, WorkerReport,
 };
 
 /// Why reports could not be merged; `index` is the position in the input list (0-based).
@@ -168,6 +168,11 @@ fn merge_case(parts: &[&CaseReport], first_report: &Report) -> Result<CaseReport
     let rates: Vec<f64> = samples.iter().map(Sample::hashes_per_sec).collect();
     let hash_rate =
         stats::summarize(&rates).ok_or_else(|| MergeError::NoSamples { case: id.clone() })?;
+    // Only when every round's samples carry CPU time: a partial series would be a different
+    // population from the wall-clock one beside it.
+    let cpu_rate = Metric::Cpu
+        .rates(&samples)
+        .and_then(|r| stats::summarize(&r));
 
     let hashes: u64 = parts.iter().map(|c| c.shares.hashes).sum();
     let found: u64 = parts.iter().map(|c| c.shares.found).sum();
@@ -229,6 +234,7 @@ fn merge_case(parts: &[&CaseReport], first_report: &Report) -> Result<CaseReport
         total_hashes,
         total_batches: workers.iter().map(|w| w.batches).sum(),
         hash_rate,
+        cpu_rate,
         efficiency,
         shares,
         latency,

@@ -67,15 +67,58 @@ pub struct SkippedCase {
 }
 
 /// One measured sample: hashes completed by all workers between two clock readings.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Sample {
     pub hashes: u64,
     pub elapsed_ns: u64,
+    /// CPU time the case's workers spent in the window, summed over the workers (their thread
+    /// CPU clocks read at both ends). Absent in reports written before it was recorded, and
+    /// when a worker's clock could not be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_ns: Option<u64>,
 }
 
 impl Sample {
+    /// Wall-clock rate: hashes per second of elapsed time.
     pub fn hashes_per_sec(&self) -> f64 {
         self.hashes as f64 * 1e9 / self.elapsed_ns.max(1) as f64
+    }
+
+    /// CPU-time rate: hashes per second of worker CPU time (one worker's rate, whatever the
+    /// thread count). It leaves out the time a worker waited for a CPU, so co-tenants' load
+    /// moves it far less than the wall rate. None without `cpu_ns`.
+    pub fn hashes_per_cpu_sec(&self) -> Option<f64> {
+        self.cpu_ns
+            .filter(|&ns| ns > 0)
+            .map(|ns| self.hashes as f64 * 1e9 / ns as f64)
+    }
+}
+
+/// Which clock a rate is measured with.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    /// Hashes per second of elapsed (wall-clock) time: what a miner earns.
+    #[default]
+    Wall,
+    /// Hashes per second of worker CPU time: what the code costs, with less host noise.
+    Cpu,
+}
+
+impl Metric {
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::Wall => "wall",
+            Metric::Cpu => "cpu",
+        }
+    }
+
+    /// The per-sample rates of `samples` under this clock; None when a sample lacks it.
+    pub fn rates(self, samples: &[Sample]) -> Option<Vec<f64>> {
+        match self {
+            Metric::Wall => Some(samples.iter().map(Sample::hashes_per_sec).collect()),
+            Metric::Cpu => samples.iter().map(Sample::hashes_per_cpu_sec).collect(),
+        }
     }
 }
 
@@ -96,6 +139,10 @@ pub struct CaseReport {
     pub total_batches: u64,
     /// Statistics of the per-sample hash rates, in hashes per second.
     pub hash_rate: RateStats,
+    /// Statistics of the per-sample CPU-time rates ([`Sample::hashes_per_cpu_sec`]); absent
+    /// when the samples carry no `cpu_ns`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_rate: Option<RateStats>,
     pub efficiency: Efficiency,
     pub shares: Shares,
     pub latency: Latency,

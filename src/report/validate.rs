@@ -15,7 +15,7 @@
 use std::fmt;
 
 use crate::report::stats::{self, RateStats};
-use crate::report::{Report, Sample};
+use crate::report::{Metric, Report, Sample};
 
 /// The highest hash rate one sample may claim, in hashes per second. The fastest single machines
 /// that exist are SHA-256d ASICs at about 5e14 H/s (a 2024 hydro-cooled Antminer, ~470 TH/s); CPU
@@ -79,6 +79,10 @@ pub enum Problem {
          the stored samples"
     )]
     Disagrees { stored: f64, recomputed: f64 },
+    #[error("is present but the samples carry no cpu_ns to give it")]
+    CpuRateWithoutCpuTime,
+    #[error("is missing although every sample carries cpu_ns")]
+    Missing,
 }
 
 /// The values a statistic may take.
@@ -170,23 +174,19 @@ impl Report {
     }
 }
 
-/// One case's checks; the error is (field, problem).
-fn validate_case(case: &crate::report::CaseReport) -> Result<(), (String, Problem)> {
-    if case.samples.is_empty() {
-        return Err(("samples".into(), Problem::NoSamples));
-    }
-    for (i, s) in case.samples.iter().enumerate() {
-        check_sample(s).map_err(|(field, p)| (format!("samples[{i}]{field}"), p))?;
-    }
-
-    let at = |field: &str| format!("hash_rate.{field}");
-    let stored = &case.hash_rate;
+/// A stored [`RateStats`] at `prefix`: every field finite and non-negative, and equal (within
+/// [`STATS_REL_TOLERANCE`]) to [`stats::summarize`] of `rates`.
+fn check_rate_stats(
+    prefix: &str,
+    stored: &RateStats,
+    rates: &[f64],
+) -> Result<(), (String, Problem)> {
+    let at = |field: &str| format!("{prefix}.{field}");
     for (field, value) in rate_fields(stored) {
         check(value, Range::NonNegative).map_err(|p| (at(field), p))?;
     }
-    let rates: Vec<f64> = case.samples.iter().map(Sample::hashes_per_sec).collect();
-    // The samples were checked above (positive, finite rates), so this is always Some.
-    if let Some(recomputed) = stats::summarize(&rates) {
+    // The samples were checked first (positive, finite rates), so this is always Some.
+    if let Some(recomputed) = stats::summarize(rates) {
         if stored.n != recomputed.n {
             return Err((
                 at("n"),
@@ -210,6 +210,26 @@ fn validate_case(case: &crate::report::CaseReport) -> Result<(), (String, Proble
                 ));
             }
         }
+    }
+    Ok(())
+}
+
+/// One case's checks; the error is (field, problem).
+fn validate_case(case: &crate::report::CaseReport) -> Result<(), (String, Problem)> {
+    if case.samples.is_empty() {
+        return Err(("samples".into(), Problem::NoSamples));
+    }
+    for (i, s) in case.samples.iter().enumerate() {
+        check_sample(s).map_err(|(field, p)| (format!("samples[{i}]{field}"), p))?;
+    }
+
+    let wall: Vec<f64> = case.samples.iter().map(Sample::hashes_per_sec).collect();
+    check_rate_stats("hash_rate", &case.hash_rate, &wall)?;
+    match (&case.cpu_rate, Metric::Cpu.rates(&case.samples)) {
+        (Some(stored), Some(rates)) => check_rate_stats("cpu_rate", stored, &rates)?,
+        (None, None) => {}
+        (Some(_), None) => return Err(("cpu_rate".into(), Problem::CpuRateWithoutCpuTime)),
+        (None, Some(_)) => return Err(("cpu_rate".into(), Problem::Missing)),
     }
 
     let optional = [
@@ -255,6 +275,21 @@ fn check_sample(s: &Sample) -> Result<(), (&'static str, Problem)> {
     }
     if s.elapsed_ns == 0 {
         return Err((".elapsed_ns", Problem::Zero));
+    }
+    if s.cpu_ns == Some(0) {
+        return Err((".cpu_ns", Problem::Zero));
+    }
+    if let (Some(rate), Some(cpu_ns)) = (s.hashes_per_cpu_sec(), s.cpu_ns) {
+        if rate > MAX_SAMPLE_HASHES_PER_SEC {
+            return Err((
+                ".cpu_ns",
+                Problem::ImpossibleRate {
+                    hashes: s.hashes,
+                    elapsed_ns: cpu_ns,
+                    rate,
+                },
+            ));
+        }
     }
     let rate = s.hashes_per_sec();
     if rate > MAX_SAMPLE_HASHES_PER_SEC {
@@ -356,6 +391,7 @@ mod tests {
         r.cases[0].samples[1] = Sample {
             hashes: u64::MAX,
             elapsed_ns: 50_000_000,
+            cpu_ns: None,
         };
         resummarize(&mut r);
         assert!(matches!(
@@ -366,6 +402,7 @@ mod tests {
         r.cases[0].samples[1] = Sample {
             hashes: 1_000_000_000_000_000,
             elapsed_ns: 1_000_000_000,
+            cpu_ns: None,
         };
         resummarize(&mut r);
         assert_eq!(r.validate(), Ok(()));

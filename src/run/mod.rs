@@ -20,7 +20,7 @@ use crate::probe::ceiling::{self, Ceiling};
 use crate::probe::latency;
 use crate::probe::machine::Fingerprint;
 use crate::probe::profiler::Profiler;
-use crate::probe::threads::ThreadSample;
+use crate::probe::threads::{thread_cpu_time_ns, ThreadSample};
 use crate::probe::ProbeError;
 use crate::report::build::{case_report, fill_scaling, CaseMeasurement, ReportError};
 use crate::report::{ProfilerOverhead, ProfilingInfo, Report, Sample, SkippedCase, SCHEMA_VERSION};
@@ -379,15 +379,25 @@ fn wait(
     }
 }
 
+/// The CPU time of all `tids` together; None if any clock cannot be read (a worker exited).
+fn workers_cpu_ns(tids: &[i32]) -> Option<u64> {
+    if tids.is_empty() {
+        return None;
+    }
+    tids.iter().map(|&t| thread_cpu_time_ns(t)).sum()
+}
+
 /// One sample window: `(hashes, elapsed, start, end)`; None when a worker failed or the run was
 /// interrupted (`stop`) before the window closed: a cut-short sample is dropped, never kept.
 fn sample(
     session: &Session,
+    tids: &[i32],
     spec: &SampleSpec,
     jobs: &mut JobClock,
     hits: &mut Vec<FoundHit>,
     stop: &AtomicBool,
 ) -> Option<(Sample, Instant, Instant)> {
+    let cpu0 = workers_cpu_ns(tids);
     let h0 = session.hashes();
     let t0 = Instant::now();
     let until = match *spec {
@@ -399,9 +409,11 @@ fn sample(
     }
     let h1 = session.hashes();
     let t1 = Instant::now();
+    let cpu1 = workers_cpu_ns(tids);
     let s = Sample {
         hashes: h1 - h0,
         elapsed_ns: (t1 - t0).as_nanos().max(1) as u64,
+        cpu_ns: cpu0.zip(cpu1).map(|(a, b)| b.saturating_sub(a)),
     };
     Some((s, t0, t1))
 }
@@ -468,6 +480,7 @@ fn run_case(case: &Case, ctx: &CaseContext<'_>) -> Result<CaseResult, RunError> 
         }
         match sample(
             &session,
+            &tids,
             &plan.measure.sample,
             &mut jobs,
             &mut hits,
@@ -498,6 +511,7 @@ fn run_case(case: &Case, ctx: &CaseContext<'_>) -> Result<CaseResult, RunError> 
         for _ in 0..OVERHEAD_ROUNDS {
             if let Some((s, _, _)) = sample(
                 &session,
+                &tids,
                 &plan.measure.sample,
                 &mut jobs,
                 &mut scratch,
@@ -508,6 +522,7 @@ fn run_case(case: &Case, ctx: &CaseContext<'_>) -> Result<CaseResult, RunError> 
             let p = Profiler::start(plan.profile.frequency_hz).map_err(profile_err)?;
             if let Some((s, _, _)) = sample(
                 &session,
+                &tids,
                 &plan.measure.sample,
                 &mut jobs,
                 &mut scratch,
