@@ -34,6 +34,7 @@ pub fn bench(c: &mut Criterion) {
                 threads,
                 batch: 4096,
                 pin_threads: false,
+                defer_verification: false,
             };
             group.bench_with_input(
                 BenchmarkId::new(sched.name(), format!("t{threads}")),

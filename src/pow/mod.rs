@@ -445,23 +445,44 @@ pub fn verify_hits(
     range: NonceRange,
     hits: &[Hit],
 ) -> Result<(), BackendError> {
-    let bad = |nonce, problem: &str| BackendError::BadHit {
+    check_in_range(kind, range, hits)?;
+    for hit in hits {
+        verify_hit(kind, work, hit)?;
+    }
+    Ok(())
+}
+
+/// The cheap half of [`verify_hits`]: every hit's nonce lies in the range the batch was given.
+pub fn check_in_range(
+    kind: BackendKind,
+    range: NonceRange,
+    hits: &[Hit],
+) -> Result<(), BackendError> {
+    match hits.iter().find(|h| !range.contains(h.nonce)) {
+        Some(hit) => Err(BackendError::BadHit {
+            backend: kind.name(),
+            nonce: hit.nonce,
+            problem: "it is outside the scanned range".to_string(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The reference re-check of one hit: its hash is the reference SHA-256d of `work`'s header
+/// with its nonce, and meets `work`'s target.
+pub fn verify_hit(kind: BackendKind, work: &Work, hit: &Hit) -> Result<(), BackendError> {
+    let bad = |problem: &str| BackendError::BadHit {
         backend: kind.name(),
-        nonce,
+        nonce: hit.nonce,
         problem: problem.to_string(),
     };
-    for hit in hits {
-        if !range.contains(hit.nonce) {
-            return Err(bad(hit.nonce, "it is outside the scanned range"));
-        }
-        let header = work.header.with_nonce(hit.nonce);
-        let (hash, meets) = reference::verify(header.as_bytes(), &work.target);
-        if hash != hit.hash {
-            return Err(bad(hit.nonce, "its hash differs from the reference hash"));
-        }
-        if !meets {
-            return Err(bad(hit.nonce, "its hash does not meet the target"));
-        }
+    let header = work.header.with_nonce(hit.nonce);
+    let (hash, meets) = reference::verify(header.as_bytes(), &work.target);
+    if hash != hit.hash {
+        return Err(bad("its hash differs from the reference hash"));
+    }
+    if !meets {
+        return Err(bad("its hash does not meet the target"));
     }
     Ok(())
 }

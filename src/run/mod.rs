@@ -15,7 +15,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::pow::{Backend, BackendError, Work};
+use crate::pow::{Backend, BackendError, BackendKind, Work};
 use crate::probe::ceiling::{self, Ceiling};
 use crate::probe::latency;
 use crate::probe::machine::Fingerprint;
@@ -379,6 +379,18 @@ fn wait(
     }
 }
 
+/// Re-hashes `hits[*done..]` with the reference SHA-256d and advances `done`. The session
+/// defers verification to this thread (`SchedConfig::defer_verification`), which calls this
+/// between samples, so the reference's cost is not inside a measured window; a bad hit still
+/// fails the case.
+fn verify_new(hits: &[FoundHit], done: &mut usize, kind: BackendKind) -> Result<(), BackendError> {
+    for hit in &hits[*done..] {
+        hit.verify(kind)?;
+    }
+    *done = hits.len();
+    Ok(())
+}
+
 /// The CPU time of all `tids` together; None if any clock cannot be read (a worker exited).
 fn workers_cpu_ns(tids: &[i32]) -> Option<u64> {
     if tids.is_empty() {
@@ -437,8 +449,14 @@ fn run_case(case: &Case, ctx: &CaseContext<'_>) -> Result<CaseResult, RunError> 
         threads: case.threads,
         batch: plan.measure.batch,
         pin_threads: plan.measure.pin_threads,
+        // Hits are verified by this thread between samples (`verify_new`), off the clock.
+        defer_verification: true,
     };
     let sched_err = |source| RunError::Sched {
+        case: id.clone(),
+        source,
+    };
+    let backend_err = |source| RunError::Backend {
         case: id.clone(),
         source,
     };
@@ -454,7 +472,9 @@ fn run_case(case: &Case, ctx: &CaseContext<'_>) -> Result<CaseResult, RunError> 
     // Warm-up: caches, clocks and the scheduler settle; nothing is recorded.
     let warm = Until::Deadline(Instant::now() + Duration::from_nanos(plan.measure.warmup_ns));
     let mut ok = wait(&session, warm, &mut jobs, &mut hits, Some(ctx.stop));
+    verify_new(&hits, &mut 0, case.backend).map_err(backend_err)?;
     hits.clear();
+    let mut verified = 0;
 
     let tids = session.worker_tids();
     let before: Vec<Result<ThreadSample, String>> = tids
@@ -478,14 +498,17 @@ fn run_case(case: &Case, ctx: &CaseContext<'_>) -> Result<CaseResult, RunError> 
         if !ok || ctx.stop.load(Ordering::SeqCst) {
             break;
         }
-        match sample(
+        let sampled = sample(
             &session,
             &tids,
             &plan.measure.sample,
             &mut jobs,
             &mut hits,
             ctx.stop,
-        ) {
+        );
+        // Between samples, off the clock: the window's hits re-hashed by the reference.
+        verify_new(&hits, &mut verified, case.backend).map_err(backend_err)?;
+        match sampled {
             Some((s, t0, t1)) => {
                 samples.push(s);
                 windows.push((t0, t1));
@@ -508,6 +531,7 @@ fn run_case(case: &Case, ctx: &CaseContext<'_>) -> Result<CaseResult, RunError> 
         let mut off = Vec::new();
         let mut on = Vec::new();
         let mut scratch = Vec::new();
+        let mut scratch_verified = 0;
         for _ in 0..OVERHEAD_ROUNDS {
             if let Some((s, _, _)) = sample(
                 &session,
@@ -519,6 +543,7 @@ fn run_case(case: &Case, ctx: &CaseContext<'_>) -> Result<CaseResult, RunError> 
             ) {
                 off.push(s.hashes_per_sec());
             }
+            verify_new(&scratch, &mut scratch_verified, case.backend).map_err(backend_err)?;
             let p = Profiler::start(plan.profile.frequency_hz).map_err(profile_err)?;
             if let Some((s, _, _)) = sample(
                 &session,
@@ -531,6 +556,7 @@ fn run_case(case: &Case, ctx: &CaseContext<'_>) -> Result<CaseResult, RunError> 
                 on.push(s.hashes_per_sec());
             }
             p.finish().map_err(profile_err)?;
+            verify_new(&scratch, &mut scratch_verified, case.backend).map_err(backend_err)?;
         }
         if let (Some(without), Some(with)) = (
             crate::report::stats::median(&off),
@@ -552,6 +578,7 @@ fn run_case(case: &Case, ctx: &CaseContext<'_>) -> Result<CaseResult, RunError> 
         .collect();
     hits.extend(session.drain_hits());
     let outcome = session.finish().map_err(sched_err)?;
+    verify_new(&hits, &mut verified, case.backend).map_err(backend_err)?;
     if samples.len() < plan.measure.samples as usize {
         return Ok(None); // interrupted inside this case: only finished cases are reported
     }
@@ -598,4 +625,51 @@ fn run_case(case: &Case, ctx: &CaseContext<'_>) -> Result<CaseResult, RunError> 
         profile: artefacts,
     };
     Ok(Some((m, overhead)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pow::{scan_verified, sha2_midstate::Sha2Midstate, Header, NonceRange, Target};
+
+    /// Real hits of a header at zero_bits 8, as the session would publish them.
+    fn found(n: u64) -> Vec<FoundHit> {
+        let work = Work::new(Header::synthetic(9), Target::from_zero_bits(8).unwrap());
+        let scanned = scan_verified(&Sha2Midstate, &work, NonceRange::new(0, n).unwrap()).unwrap();
+        let at = Instant::now();
+        scanned
+            .hits
+            .into_iter()
+            .map(|hit| FoundHit {
+                hit,
+                job: 0,
+                extranonce: 0,
+                header: work.header,
+                target: work.target,
+                at,
+                worker: 0,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn verify_new_checks_each_hit_once_and_catches_a_bad_one() {
+        let mut hits = found(20_000);
+        assert!(hits.len() > 20, "{}", hits.len());
+        let mut done = 0;
+        verify_new(&hits[..10], &mut done, BackendKind::Sha2Midstate).unwrap();
+        assert_eq!(done, 10);
+        verify_new(&hits, &mut done, BackendKind::Sha2Midstate).unwrap();
+        assert_eq!(done, hits.len());
+        // A corrupted hash after the verified prefix is found; one inside it is not re-checked.
+        hits[0].hit.hash[0] ^= 1;
+        verify_new(&hits, &mut done, BackendKind::Sha2Midstate).unwrap();
+        let last = hits.len() - 1;
+        hits[last].hit.hash[31] ^= 1;
+        hits.push(hits[last].clone());
+        let err = verify_new(&hits, &mut done, BackendKind::Sha2Midstate).unwrap_err();
+        assert!(matches!(err, BackendError::BadHit { .. }), "{err}");
+        let mut from_start = 0;
+        assert!(verify_new(&hits, &mut from_start, BackendKind::Sha2Midstate).is_err());
+    }
 }

@@ -31,6 +31,7 @@ fn cfg(threads: usize, batch: u64) -> SchedConfig {
         threads,
         batch,
         pin_threads: false,
+        defer_verification: false,
     }
 }
 
@@ -323,6 +324,55 @@ fn a_false_hit_is_an_error_not_a_panic() {
             "{kind}: {err}"
         );
     }
+}
+
+#[test]
+fn deferred_verification_leaves_the_reference_check_to_the_caller() {
+    let work = many_hits_work(43);
+    let deferred = SchedConfig {
+        defer_verification: true,
+        ..cfg(2, 1000)
+    };
+    for &kind in SchedulerKind::ALL {
+        // The liar's hits lie in their batches, so the workers publish them unchecked...
+        let session = start(kind, Arc::new(Liar), work, &deferred).unwrap();
+        let mut hits = Vec::new();
+        wait_until(&format!("{kind} to publish hits"), || {
+            hits.extend(session.drain_hits());
+            !hits.is_empty()
+        });
+        assert!(!session.failed(), "{kind}");
+        session.finish().unwrap();
+        // ...and the caller's check finds them out.
+        let err = hits[0].verify(BackendKind::Sha2).unwrap_err();
+        assert!(matches!(err, BackendError::BadHit { .. }), "{kind}: {err}");
+
+        // Honest hits pass the caller's check.
+        let session = start(kind, Arc::new(Sha2Midstate), work, &deferred).unwrap();
+        let mut hits = Vec::new();
+        wait_until(&format!("{kind} to find hits"), || {
+            hits.extend(session.drain_hits());
+            hits.len() > 10
+        });
+        session.finish().unwrap();
+        for h in &hits {
+            h.verify(BackendKind::Sha2Midstate).unwrap();
+        }
+    }
+    // A finite scan never defers: its caller gets verified hits or an error.
+    let range = NonceRange::new(0, 50_000).unwrap();
+    let err = scan_range(
+        SchedulerKind::Atomic,
+        Arc::new(Liar),
+        &work,
+        range,
+        &deferred,
+    )
+    .unwrap_err();
+    assert!(matches!(
+        err,
+        SchedError::Backend(BackendError::BadHit { .. })
+    ));
 }
 
 #[test]
