@@ -291,3 +291,98 @@ fn dev_zero_is_refused_quickly_as_not_a_regular_file() {
     );
     assert!(started.elapsed() < Duration::from_secs(10), "{stderr}");
 }
+
+/// Rewrites the JSON report at `path` through `edit`.
+fn edit_report(path: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
+    let mut v: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(path).unwrap()).unwrap();
+    edit(&mut v);
+    fs::write(path, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+}
+
+/// A report in `dir` with both cases profiled at good folded files `flame/0.folded` and
+/// `flame/1.folded` (and pprof files `flame/0.pb`, `flame/1.pb`).
+fn report_with_good_profiles(dir: &Path) -> (PathBuf, [String; 2]) {
+    fs::create_dir_all(dir.join("flame")).unwrap();
+    for i in 0..2 {
+        fs::write(dir.join(format!("flame/{i}.folded")), FOLDED).unwrap();
+        fs::write(dir.join(format!("flame/{i}.pb")), b"pprof bytes").unwrap();
+    }
+    report_with_profiles(dir, ["flame/0.folded", "flame/1.folded"])
+}
+
+fn render(report: &Path) -> (Option<i32>, String) {
+    let result = minebench().arg("render").arg(report).output().unwrap();
+    (result.status.code(), text(&result.stderr))
+}
+
+/// Hardening item 1: a profile's `svg` is an output `render` writes, so an edited report must
+/// not make it overwrite the report, a folded or pprof input, a chart, or another case's
+/// flamegraph. Such a flamegraph is not drawn (said why); the rest is.
+#[test]
+fn render_never_overwrites_the_report_or_an_input_with_an_svg() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (n, svgs) in [
+        ["report.json", "flame/1.svg"],
+        ["./report.json", "flame/1.svg"],
+        ["flame/1.folded", "flame/1.svg"],
+        ["flame/0.folded", "flame/1.svg"],
+        ["flame/0.pb", "flame/1.svg"],
+        ["flame//1.pb", "flame/1.svg"],
+        ["flame/0.png", "flame/1.svg"],
+        ["plots/hashrate.svg", "flame/1.svg"],
+        ["flame/same.svg", "./flame/same.svg"],
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let rep = tmp.path().join(format!("rep{n}"));
+        let (report, ids) = report_with_good_profiles(&rep);
+        edit_report(&report, |v| {
+            for (i, svg) in svgs.iter().enumerate() {
+                v["cases"][i]["profile"]["svg"] = serde_json::json!(svg);
+            }
+        });
+        let report_text = fs::read_to_string(&report).unwrap();
+        let (code, stderr) = render(&report);
+        assert_eq!(code, Some(0), "{svgs:?}: {stderr}");
+        assert!(
+            fs::read_to_string(&report).unwrap() == report_text,
+            "{svgs:?}: report overwritten"
+        );
+        for i in 0..2 {
+            assert_eq!(
+                fs::read_to_string(rep.join(format!("flame/{i}.folded"))).unwrap(),
+                FOLDED,
+                "{svgs:?}"
+            );
+            assert_eq!(
+                fs::read(rep.join(format!("flame/{i}.pb"))).unwrap(),
+                b"pprof bytes",
+                "{svgs:?}"
+            );
+        }
+        assert!(
+            stderr.contains(&format!("not drawn: flamegraph of {}", ids[0]))
+                && stderr.contains(svgs[0].trim_start_matches("./")),
+            "{svgs:?}: {stderr}"
+        );
+        assert!(rep.join("index.html").exists() && rep.join("summary.md").exists());
+        if svgs[1] == "flame/1.svg" {
+            // The other case is drawn as usual.
+            assert!(rep.join("flame/1.svg").exists(), "{svgs:?}: {stderr}");
+            let chart = fs::read_to_string(rep.join("plots/hashrate.svg")).unwrap();
+            assert!(
+                !chart.contains("compress256"),
+                "a flamegraph replaced a chart"
+            );
+        } else {
+            // Two cases on one SVG: neither is drawn (either would hide the other).
+            assert!(
+                stderr.contains(&format!("not drawn: flamegraph of {}", ids[1])),
+                "{stderr}"
+            );
+            assert!(!rep.join("flame/same.svg").exists());
+        }
+    }
+}

@@ -5,7 +5,7 @@
 //! are documented in the README ("Report schema"); keep the two in step. Adding an optional field
 //! keeps `v1`; renaming or removing one needs `v2`.
 
-use std::path::{Component, Path};
+use std::path::{Component, Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -217,6 +217,83 @@ pub fn inside_dir(rel: &str) -> Option<&Path> {
     ok.then_some(path)
 }
 
+/// `rel` spelt one way: inside the directory (see [`inside_dir`]), without `.` components or
+/// doubled separators, so that `./flame//a.svg` and `flame/a.svg` compare equal.
+fn normal_rel(rel: &str) -> Option<PathBuf> {
+    inside_dir(rel).map(|p| {
+        p.components()
+            .filter(|c| matches!(c, Component::Normal(_)))
+            .collect()
+    })
+}
+
+/// Why each case's `profile.svg` must not be written, by case index (`None`: fine, or no
+/// profile). `profile.svg` is the one path of a report that `render` *writes*, and a report is
+/// a file a user may have edited: without this an `"svg": "report.json"` or the path of a
+/// folded file would have that file replaced by a picture. So the path must be inside the
+/// directory, end in `.svg`, and be none of `taken` (other files render writes or reads, each
+/// with what it is, e.g. `("report.json", "the report itself")`), no case's folded or pprof
+/// file, and no other case's SVG (both cases of a shared SVG are refused: drawing either would
+/// silently hide the other). Lexical, like [`inside_dir`]; links are the writer's to refuse.
+pub fn svg_path_problems(report: &Report, taken: &[(&str, &str)]) -> Vec<Option<String>> {
+    // Every path the profiles name, spelt one way, with what it is.
+    let mut named: Vec<(PathBuf, String)> = taken
+        .iter()
+        .filter_map(|(rel, what)| normal_rel(rel).map(|p| (p, what.to_string())))
+        .collect();
+    for case in &report.cases {
+        let Some(p) = &case.profile else { continue };
+        for (field, rel) in [("folded", &p.folded), ("pprof", &p.pprof)] {
+            if let Some(path) = normal_rel(rel) {
+                named.push((path, format!("the profile.{field} of case {}", case.id)));
+            }
+        }
+    }
+    let svgs: Vec<Option<PathBuf>> = report
+        .cases
+        .iter()
+        .map(|c| c.profile.as_ref().and_then(|p| normal_rel(&p.svg)))
+        .collect();
+    report
+        .cases
+        .iter()
+        .enumerate()
+        .map(|(i, case)| {
+            let p = case.profile.as_ref()?;
+            let Some(svg) = &svgs[i] else {
+                return Some(format!(
+                    "profile.svg {:?} is not a relative path inside the report directory",
+                    p.svg
+                ));
+            };
+            if !svg
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("svg"))
+            {
+                return Some(format!(
+                    "profile.svg {:?} does not end in .svg; render writes only SVG files there",
+                    p.svg
+                ));
+            }
+            if let Some((_, what)) = named.iter().find(|(path, _)| path == svg) {
+                return Some(format!("profile.svg {:?} is {what}; refusing to overwrite it", p.svg));
+            }
+            let other = report
+                .cases
+                .iter()
+                .zip(&svgs)
+                .enumerate()
+                .find(|(j, (_, other))| *j != i && other.as_ref() == Some(svg));
+            other.map(|(_, (c, _))| {
+                format!(
+                    "profile.svg {:?} is also the flamegraph of case {}; two cases cannot share one SVG",
+                    p.svg, c.id
+                )
+            })
+        })
+        .collect()
+}
+
 /// Profile files of a case, relative to the report's directory (see [`inside_dir`]).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ProfileArtefacts {
@@ -242,5 +319,60 @@ mod tests {
         assert!(inside_dir("flame/..").is_none());
         assert!(inside_dir("/etc/passwd").is_none());
         assert!(inside_dir("").is_none());
+    }
+
+    #[test]
+    fn svg_paths_may_not_name_the_report_an_input_or_each_other() {
+        let mut report: Report =
+            serde_json::from_str(include_str!("../../tests/data/compare-base.json")).unwrap();
+        let profile = |i: usize, svg: &str| ProfileArtefacts {
+            samples: 1,
+            folded: format!("flame/{i}.folded"),
+            pprof: format!("flame/{i}.pb"),
+            svg: svg.to_string(),
+            hashes: 1,
+        };
+        let taken = [("report.json", "the report itself")];
+        let mut problems = |svgs: [&str; 2]| {
+            for (i, svg) in svgs.iter().enumerate() {
+                report.cases[i].profile = Some(profile(i, svg));
+            }
+            svg_path_problems(&report, &taken)
+        };
+        assert_eq!(problems(["flame/0.svg", "./flame/1.svg"]), [None, None]);
+        for (svg, says) in [
+            ("report.json", "does not end in .svg"),
+            ("flame/0.folded", "does not end in .svg"),
+            ("../x.svg", "not a relative path"),
+            ("flame/1.svg", "also the flamegraph of case"),
+        ] {
+            let p = problems([svg, "flame/1.svg"]);
+            assert!(
+                p[0].as_deref().is_some_and(|r| r.contains(says)),
+                "{svg}: {p:?}"
+            );
+        }
+        // Both cases of a shared SVG are refused.
+        let p = problems(["flame/s.svg", "flame/s.svg"]);
+        assert!(p.iter().all(|r| r.is_some()), "{p:?}");
+        // An .svg that is the report, or another case's input, is refused too.
+        report.cases[1].profile = Some(ProfileArtefacts {
+            folded: "flame/1.svg".into(),
+            ..profile(1, "flame/x.svg")
+        });
+        report.cases[0].profile = Some(profile(0, "./flame//1.svg"));
+        let p = svg_path_problems(&report, &taken);
+        assert!(
+            p[0].as_deref()
+                .unwrap()
+                .contains("the profile.folded of case"),
+            "{p:?}"
+        );
+        report.cases[0].profile = Some(profile(0, "r.svg"));
+        let p = svg_path_problems(&report, &[("r.svg", "the report itself")]);
+        assert!(
+            p[0].as_deref().unwrap().contains("the report itself"),
+            "{p:?}"
+        );
     }
 }
