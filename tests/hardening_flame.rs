@@ -386,3 +386,66 @@ fn render_never_overwrites_the_report_or_an_input_with_an_svg() {
         }
     }
 }
+
+/// Hardening item 2: a profile whose counts are all 0 has nothing to draw: `render` says so
+/// and renders the rest; `flame --diff` refuses it naming the file.
+#[test]
+fn a_profile_with_only_zero_counts_is_not_drawn_and_not_fatal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rep = tmp.path().join("rep");
+    let (report, ids) = report_with_good_profiles(&rep);
+    fs::write(
+        rep.join("flame/0.folded"),
+        "mb-worker-0;main;scan 0\nmb-worker-1;main 0\n",
+    )
+    .unwrap();
+    let (code, stderr) = render(&report);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains(&format!("not drawn: flamegraph of {}", ids[0]))
+            && stderr.contains("no samples"),
+        "{stderr}"
+    );
+    assert!(!rep.join("flame/0.svg").exists());
+    assert!(rep.join("flame/1.svg").exists());
+    assert!(rep.join("index.html").exists() && rep.join("summary.md").exists());
+
+    let out = tmp.path().join("d.svg");
+    let zero = rep.join("flame/0.folded");
+    let good = rep.join("flame/1.folded");
+    for (a, b) in [(&zero, &good), (&good, &zero)] {
+        let result = minebench()
+            .args(["flame", "--diff"])
+            .arg(a)
+            .arg(b)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        let stderr = text(&result.stderr);
+        assert_eq!(result.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains("0.folded") && stderr.contains("no samples"),
+            "{stderr}"
+        );
+        assert!(!out.exists());
+    }
+    // The same through a report case.
+    let result = minebench()
+        .args([
+            "flame",
+            "--diff",
+            &spec(&report, &ids[0]),
+            &spec(&report, &ids[1]),
+        ])
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = text(&result.stderr);
+    assert_eq!(result.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("0.folded") && stderr.contains("no samples"),
+        "{stderr}"
+    );
+}

@@ -11,7 +11,7 @@ use anyhow::Result;
 
 use minebench::error::{InputError, UsageError};
 use minebench::input::{read_text, MAX_FOLDED_BYTES};
-use minebench::render::flamegraph::{diff_flamegraph_svg, validate_folded, DiffScale};
+use minebench::render::flamegraph::{diff_flamegraph_svg, folded_stats, DiffScale};
 use minebench::report::inside_dir;
 use minebench::run::output::write_atomic;
 
@@ -175,11 +175,22 @@ fn load_case(spec: &str, report_path: &Path, case_id: &str) -> Result<Side> {
     })
 }
 
-/// Reads a collapsed-stacks file and checks it is one, naming the file and the bad line.
+/// Reads a collapsed-stacks file and checks it is one with samples to compare, naming the file
+/// (and the bad line).
 fn read_folded(path: &Path) -> Result<String, InputError> {
     let text = read_text(path, MAX_FOLDED_BYTES, "collapsed-stacks file")
         .map_err(|e| InputError(format!("{}: {e}", path.display())))?;
-    validate_folded(&text).map_err(|e| InputError(format!("{}: {e}", path.display())))?;
+    let stats = folded_stats(&text).map_err(|e| InputError(format!("{}: {e}", path.display())))?;
+    if stats.samples == 0 {
+        let why = match stats.stacks {
+            0 => "no stacks at all".to_string(),
+            n => format!("{n} stacks, every count 0"),
+        };
+        return Err(InputError(format!(
+            "{}: no samples to compare ({why})",
+            path.display()
+        )));
+    }
     Ok(text)
 }
 

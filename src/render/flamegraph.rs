@@ -33,9 +33,10 @@ const MILLI: f64 = 1000.0;
 pub const MAX_TOTAL_SAMPLES: u64 = 1 << 40;
 
 /// An SVG flamegraph of `folded` (collapsed stacks, one "frames count" per line).
+/// Stacks whose counts are all 0 are as empty as no stacks at all (inferno would refuse them
+/// with "No stack counts found"): both are [`RenderError::EmptyProfile`].
 pub fn flamegraph_svg(folded: &str, title: &str) -> Result<Vec<u8>, RenderError> {
-    let lines = validate_folded(folded)?;
-    if lines == 0 {
+    if folded_stats(folded)?.samples == 0 {
         return Err(RenderError::EmptyProfile {
             what: title.to_string(),
         });
@@ -120,11 +121,25 @@ pub fn strip_root_frame(folded: &str) -> String {
 }
 
 /// Parse check used for CLI errors: is this text collapsed stacks? Returns the number of stack
-/// lines (blank lines are allowed and not counted), or `RenderError::Folded` with the 1-based
+/// lines (blank lines are allowed and not counted); see [`folded_stats`] for the errors.
+pub fn validate_folded(text: &str) -> Result<usize, RenderError> {
+    folded_stats(text).map(|s| s.stacks)
+}
+
+/// What a valid collapsed-stacks text holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FoldedStats {
+    /// Stack lines (blank lines are not counted).
+    pub stacks: usize,
+    /// All their counts added up: 0 means nothing to draw, even with stacks.
+    pub samples: u64,
+}
+
+/// Checks `text` is collapsed stacks and counts them: `RenderError::Folded` with the 1-based
 /// number of the first bad line, or `RenderError::TooManySamples` with the line where the
 /// counts add up past [`MAX_TOTAL_SAMPLES`]. Every drawing function calls it first, so the
 /// sums after it cannot overflow.
-pub fn validate_folded(text: &str) -> Result<usize, RenderError> {
+pub fn folded_stats(text: &str) -> Result<FoldedStats, RenderError> {
     let mut stacks = 0;
     let mut total: u64 = 0;
     for (i, line) in text.lines().enumerate() {
@@ -148,7 +163,10 @@ pub fn validate_folded(text: &str) -> Result<usize, RenderError> {
             }
         }
     }
-    Ok(stacks)
+    Ok(FoldedStats {
+        stacks,
+        samples: total,
+    })
 }
 
 /// `Ok(None)` for a blank line, `Ok(Some((stack, count)))` for a stack line.
@@ -185,8 +203,15 @@ fn to_folded(stacks: &BTreeMap<&str, u64>) -> String {
 /// sides stripped of their root frame. Per hash, both are scaled to the smaller hash count, in
 /// milli-samples (a side with twice the hashes has its counts halved); raw, counts are kept.
 fn scaled_diff(before: &str, after: &str, scale: DiffScale) -> Result<String, RenderError> {
-    validate_folded(before)?;
-    validate_folded(after)?;
+    // A side without samples would not be compared, only vanish: every frame of the other
+    // side would read as all new (or all gone).
+    for (side, text) in [("before", before), ("after", after)] {
+        if folded_stats(text)?.samples == 0 {
+            return Err(RenderError::EmptyProfile {
+                what: format!("the {side} profile"),
+            });
+        }
+    }
     let (before, after) = match scale {
         DiffScale::PerHash {
             before_hashes,
@@ -337,6 +362,12 @@ mod tests {
             diff_flamegraph_svg("a;b x\n", AFTER, DiffScale::RawSamples, "t"),
             Err(RenderError::Folded { line: 1, .. })
         ));
+        for (before, after) in [("a;b 0\n", AFTER), (BEFORE, "")] {
+            assert!(matches!(
+                diff_flamegraph_svg(before, after, DiffScale::RawSamples, "t"),
+                Err(RenderError::EmptyProfile { .. })
+            ));
+        }
     }
 
     #[test]
@@ -394,5 +425,17 @@ mod tests {
             flamegraph_svg("\n", "empty"),
             Err(RenderError::EmptyProfile { .. })
         ));
+        // Stacks that all count 0 are just as empty (inferno: "No stack counts found").
+        assert!(matches!(
+            flamegraph_svg("a;b 0\nc 0\n", "zeros"),
+            Err(RenderError::EmptyProfile { .. })
+        ));
+        assert_eq!(
+            folded_stats("a;b 0\n\nc 2\n").unwrap(),
+            FoldedStats {
+                stacks: 2,
+                samples: 2
+            }
+        );
     }
 }
