@@ -449,3 +449,96 @@ fn a_profile_with_only_zero_counts_is_not_drawn_and_not_fatal() {
         "{stderr}"
     );
 }
+
+/// Hardening item 4: a symlink inside the report's directory is not a way out of it, neither
+/// to read a folded file nor to write a flamegraph.
+#[test]
+fn symlinks_do_not_lead_out_of_the_report_directory() {
+    use std::os::unix::fs::symlink;
+    let tmp = tempfile::tempdir().unwrap();
+    let outside = tmp.path().join("outside");
+    fs::create_dir_all(&outside).unwrap();
+    let secret = outside.join("secret.folded");
+    fs::write(&secret, FOLDED).unwrap();
+    let rep = tmp.path().join("rep");
+    let (report, ids) = report_with_good_profiles(&rep);
+    fs::remove_file(rep.join("flame/0.folded")).unwrap();
+    symlink(&secret, rep.join("flame/0.folded")).unwrap();
+    let out = tmp.path().join("d.svg");
+
+    let result = minebench()
+        .args([
+            "flame",
+            "--diff",
+            &spec(&report, &ids[0]),
+            &spec(&report, &ids[1]),
+        ])
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = text(&result.stderr);
+    assert_eq!(result.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("report.json") && stderr.contains(&ids[0]) && stderr.contains("outside"),
+        "{stderr}"
+    );
+    assert!(!out.exists());
+    let (code, stderr) = render(&report);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains(&format!("not drawn: flamegraph of {}", ids[0])),
+        "{stderr}"
+    );
+    assert!(!rep.join("flame/0.svg").exists());
+
+    // A link that stays inside the directory is fine to read.
+    fs::remove_file(rep.join("flame/0.folded")).unwrap();
+    symlink("1.folded", rep.join("flame/0.folded")).unwrap();
+    let (code, stderr) = render(&report);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(rep.join("flame/0.svg").exists(), "{stderr}");
+
+    // Outputs: an SVG path that is a link (to a file outside), or that goes through a linked
+    // directory, is not written; the files outside are untouched and nothing is created there.
+    let target = outside.join("target.svg");
+    fs::write(&target, "keep").unwrap();
+    fs::remove_file(rep.join("flame/0.svg")).unwrap();
+    symlink(&target, rep.join("flame/0.svg")).unwrap();
+    symlink(&outside, rep.join("linked")).unwrap();
+    edit_report(&report, |v| {
+        v["cases"][1]["profile"]["svg"] = serde_json::json!("linked/sub/1.svg");
+    });
+    let (code, stderr) = render(&report);
+    assert_eq!(code, Some(0), "{stderr}");
+    for id in &ids {
+        assert!(
+            stderr.contains(&format!("not drawn: flamegraph of {id}")),
+            "{stderr}"
+        );
+    }
+    assert!(stderr.contains("symbolic link"), "{stderr}");
+    assert_eq!(fs::read_to_string(&target).unwrap(), "keep");
+    assert!(fs::symlink_metadata(rep.join("flame/0.svg"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    let mut listing: Vec<_> = fs::read_dir(&outside)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    listing.sort();
+    assert_eq!(listing, ["secret.folded", "target.svg"]);
+
+    // The charts' folder, linked out: no chart is drawn there (said why), the rest is.
+    fs::remove_dir_all(rep.join("plots")).unwrap();
+    symlink(&outside, rep.join("plots")).unwrap();
+    let (code, stderr) = render(&report);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("not drawn: plots/hashrate") && stderr.contains("symbolic link"),
+        "{stderr}"
+    );
+    assert_eq!(fs::read_dir(&outside).unwrap().count(), 2);
+    assert!(rep.join("index.html").exists());
+}

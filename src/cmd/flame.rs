@@ -12,7 +12,7 @@ use anyhow::Result;
 use minebench::error::{InputError, UsageError};
 use minebench::input::{read_text, MAX_FOLDED_BYTES};
 use minebench::render::flamegraph::{diff_flamegraph_svg, folded_stats, DiffScale};
-use minebench::report::inside_dir;
+use minebench::report::resolve_inside;
 use minebench::run::output::write_atomic;
 
 use crate::cli::FlameArgs;
@@ -157,17 +157,15 @@ fn load_case(spec: &str, report_path: &Path, case_id: &str) -> Result<Side> {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    // The same check as `render`: a report names files in its own directory, never elsewhere.
-    let Some(folded_rel) = inside_dir(&profile.folded) else {
-        return Err(InputError(format!(
-            "report {}, case {case_id}: profile.folded {:?} is not a relative path \
-             inside the report's directory; refusing to read it",
-            report_path.display(),
-            profile.folded
+    // The same check as `render`: a report names files in its own directory, never elsewhere
+    // (not even through a link).
+    let folded_path = resolve_inside(dir, &profile.folded).map_err(|e| {
+        InputError(format!(
+            "report {}, case {case_id}: profile.folded {e}; refusing to read it",
+            report_path.display()
         ))
-        .into());
-    };
-    let folded = read_folded(&dir.join(folded_rel))?;
+    })?;
+    let folded = read_folded(&folded_path)?;
     Ok(Side {
         label: case_id.to_string(),
         folded,

@@ -10,7 +10,7 @@ use minebench::error::InputError;
 use minebench::input::{read_text, MAX_FOLDED_BYTES, MAX_REPORT_BYTES};
 use minebench::render::flamegraph::flamegraph_svg;
 use minebench::render::{html, markdown, plots, Drawn, NotDrawn, RenderError};
-use minebench::report::{inside_dir, svg_path_problems, Report};
+use minebench::report::{inside_dir, resolve_inside, svg_path_problems, Report};
 use minebench::run::output::write_atomic;
 
 use crate::cli::RenderArgs;
@@ -52,7 +52,20 @@ pub fn render_report(report: &Report, report_path: &Path, out: &Path) -> Result<
     })?;
     let mut rendered = Rendered::default();
 
-    let plots = plots::draw_all(report, &out.join("plots"))?;
+    // A linked `plots` folder would take the charts out of `out` (as for flamegraphs below).
+    let plots = match output_path(out, Path::new("plots")) {
+        Ok(dir) => plots::draw_all(report, &dir)?,
+        Err(reason) => plots::PlotsOutcome {
+            not_drawn: plots::CHARTS
+                .iter()
+                .map(|c| NotDrawn {
+                    output: format!("plots/{}", c.name),
+                    reason: reason.clone(),
+                })
+                .collect(),
+            ..Default::default()
+        },
+    };
     rendered.written.extend(plots.written);
     rendered.drawn.charts = plots.charts.iter().map(|s| s.to_string()).collect();
     rendered.drawn.not_drawn.extend(plots.not_drawn);
@@ -94,16 +107,20 @@ pub fn render_report(report: &Report, report_path: &Path, out: &Path) -> Result<
             rendered.drawn.not_drawn.push(not_drawn(reason));
             continue;
         }
-        let (Some(folded_rel), Some(svg_rel)) =
-            (inside_dir(&profile.folded), inside_dir(&profile.svg))
-        else {
-            rendered.drawn.not_drawn.push(not_drawn(format!(
-                "profile paths {:?} / {:?} are not relative paths inside the report directory",
-                profile.folded, profile.svg
-            )));
+        // Checked by `svg_path_problems` above; a None here is only refused twice.
+        let Some(svg_rel) = inside_dir(&profile.svg) else {
             continue;
         };
-        let folded_path = report_dir.join(folded_rel);
+        let folded_path = match resolve_inside(&report_dir, &profile.folded) {
+            Ok(path) => path,
+            Err(e) => {
+                rendered
+                    .drawn
+                    .not_drawn
+                    .push(not_drawn(format!("profile.folded {e}")));
+                continue;
+            }
+        };
         let folded = match read_text(&folded_path, MAX_FOLDED_BYTES, "collapsed-stacks file") {
             Ok(text) => text,
             Err(e) => {
@@ -129,7 +146,13 @@ pub fn render_report(report: &Report, report_path: &Path, out: &Path) -> Result<
             }
             Err(e) => return Err(e.into()),
         };
-        let svg_path = out.join(svg_rel);
+        let svg_path = match output_path(out, svg_rel) {
+            Ok(path) => path,
+            Err(reason) => {
+                rendered.drawn.not_drawn.push(not_drawn(reason));
+                continue;
+            }
+        };
         write_file(&svg_path, &svg)?;
         rendered.written.push(svg_path);
         rendered
@@ -148,6 +171,31 @@ pub fn render_report(report: &Report, report_path: &Path, out: &Path) -> Result<
     )?;
     rendered.written.push(summary);
     Ok(rendered)
+}
+
+/// `out/rel` for writing a file a report named (`rel` inside `out`, see [`inside_dir`]), or why
+/// not: no part of it under `out` may be a symbolic link. A linked directory would take the
+/// write (and the directories made for it) out of `out`; a link at the file itself would be
+/// replaced by the atomic write's rename, losing what the user linked there. Parts that do not
+/// exist yet are made as plain directories by the write.
+fn output_path(out: &Path, rel: &Path) -> Result<PathBuf, String> {
+    let mut path = out.to_path_buf();
+    for part in rel.components() {
+        path.push(part);
+        match std::fs::symlink_metadata(&path) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                return Err(format!(
+                    "{} is a symbolic link; refusing to write through it",
+                    path.display()
+                ))
+            }
+            Ok(_) => {}
+            // Nothing further down exists, so nothing further down is a link.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
+            Err(e) => return Err(format!("{}: {e}", path.display())),
+        }
+    }
+    Ok(out.join(rel))
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), RenderError> {

@@ -207,7 +207,8 @@ impl Balance {
 /// directory, and a report is a JSON file a user may have edited or been sent: `render` must not
 /// write, nor `flame` read, anywhere else on its say-so. The one check both call.
 ///
-/// Lexical only: a symlink inside the directory is followed (the user put it there).
+/// Lexical only: a symlink inside the directory could still lead out, so readers go through
+/// [`resolve_inside`] and `render` refuses to write through links.
 pub fn inside_dir(rel: &str) -> Option<&Path> {
     let path = Path::new(rel);
     let ok = !rel.is_empty()
@@ -215,6 +216,56 @@ pub fn inside_dir(rel: &str) -> Option<&Path> {
             .components()
             .all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
     ok.then_some(path)
+}
+
+/// Why a report's input path was not resolved (see [`resolve_inside`]).
+#[derive(Debug, thiserror::Error)]
+pub enum InsideError {
+    #[error("{rel:?} is not a relative path inside the report's directory")]
+    NotRelative { rel: String },
+    #[error("{}: cannot read: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "{rel:?} resolves to {}, outside the report's directory {} (through a symbolic link)",
+        resolved.display(),
+        dir.display()
+    )]
+    Outside {
+        rel: String,
+        resolved: PathBuf,
+        dir: PathBuf,
+    },
+}
+
+/// The file `rel` names under `dir`, for reading: [`inside_dir`] on the text, then both
+/// canonicalised (links followed) and the file required to be under the directory. The text
+/// check alone would let a link inside the directory (`flame/x.folded -> /etc/passwd`) lead
+/// anywhere. A link that stays inside is fine. Returns the canonical path, which is what
+/// should be read (a link swapped after this check then changes nothing).
+pub fn resolve_inside(dir: &Path, rel: &str) -> Result<PathBuf, InsideError> {
+    let joined = dir.join(inside_dir(rel).ok_or_else(|| InsideError::NotRelative {
+        rel: rel.to_string(),
+    })?);
+    let canonical = |path: &Path| {
+        path.canonicalize().map_err(|source| InsideError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    };
+    let dir = canonical(dir)?;
+    let resolved = canonical(&joined)?;
+    if resolved.starts_with(&dir) {
+        Ok(resolved)
+    } else {
+        Err(InsideError::Outside {
+            rel: rel.to_string(),
+            resolved,
+            dir,
+        })
+    }
 }
 
 /// `rel` spelt one way: inside the directory (see [`inside_dir`]), without `.` components or
@@ -319,6 +370,37 @@ mod tests {
         assert!(inside_dir("flame/..").is_none());
         assert!(inside_dir("/etc/passwd").is_none());
         assert!(inside_dir("").is_none());
+    }
+
+    #[test]
+    fn resolve_inside_follows_links_only_within_the_directory() {
+        use std::os::unix::fs::symlink;
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("rep");
+        std::fs::create_dir_all(dir.join("flame")).unwrap();
+        std::fs::write(dir.join("flame/a.folded"), "a 1\n").unwrap();
+        std::fs::write(tmp.path().join("secret"), "s 1\n").unwrap();
+        symlink(tmp.path().join("secret"), dir.join("flame/out.folded")).unwrap();
+        symlink("a.folded", dir.join("flame/in.folded")).unwrap();
+        symlink(tmp.path(), dir.join("up")).unwrap();
+
+        let a = resolve_inside(&dir, "./flame/a.folded").unwrap();
+        assert_eq!(a, dir.join("flame/a.folded").canonicalize().unwrap());
+        assert_eq!(resolve_inside(&dir, "flame/in.folded").unwrap(), a);
+        for rel in ["flame/out.folded", "up/secret"] {
+            assert!(
+                matches!(resolve_inside(&dir, rel), Err(InsideError::Outside { .. })),
+                "{rel}"
+            );
+        }
+        assert!(matches!(
+            resolve_inside(&dir, "../secret"),
+            Err(InsideError::NotRelative { .. })
+        ));
+        assert!(matches!(
+            resolve_inside(&dir, "flame/missing.folded"),
+            Err(InsideError::Io { .. })
+        ));
     }
 
     #[test]
