@@ -450,6 +450,72 @@ fn a_profile_with_only_zero_counts_is_not_drawn_and_not_fatal() {
     );
 }
 
+/// Hardening item 3: very uneven hash counts must not scale either side to nothing: both are
+/// drawn, in a unit the subtitle names; where no integer unit can hold both, it is refused.
+#[test]
+fn very_uneven_hash_counts_keep_both_sides() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = tmp.path().join("a.folded");
+    let b = tmp.path().join("b.folded");
+    fs::write(&a, FOLDED).unwrap();
+    fs::write(
+        &b,
+        "mb-worker-0;main;scan;compress256 90\nmb-worker-0;main;scan;other 3\n",
+    )
+    .unwrap();
+    let out = tmp.path().join("d.svg");
+    for (ha, hb) in [("1", "1000000000000"), ("1000000000000", "1")] {
+        let result = minebench()
+            .args(["flame", "--diff"])
+            .arg(&a)
+            .arg(&b)
+            .args(["--hashes-a", ha, "--hashes-b", hb, "--out"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        let stderr = text(&result.stderr);
+        assert_eq!(result.status.code(), Some(0), "{ha} vs {hb}: {stderr}");
+        let svg = fs::read_to_string(&out).unwrap();
+        assert!(
+            svg.contains("samples per ") && svg.contains(" hashes"),
+            "{svg}"
+        );
+        // B's frames are drawn (widths show B; that neither column rounds to 0 is checked on
+        // the diff itself in the unit tests of render::flamegraph).
+        assert!(
+            svg.contains("compress256") && svg.contains("other"),
+            "{svg}"
+        );
+        fs::remove_file(&out).unwrap();
+    }
+
+    // 2^40 samples in one hash against one sample in u64::MAX hashes: no integer unit keeps
+    // both, so it is refused rather than drawn with a side missing.
+    fs::write(&a, "mb-worker-0;main;a 1099511627776\n").unwrap();
+    fs::write(&b, "mb-worker-0;main;a 1\n").unwrap();
+    let result = minebench()
+        .args(["flame", "--diff"])
+        .arg(&a)
+        .arg(&b)
+        .args([
+            "--hashes-a",
+            "1",
+            "--hashes-b",
+            &u64::MAX.to_string(),
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = text(&result.stderr);
+    assert_eq!(result.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("hash counts") && stderr.contains("raw"),
+        "{stderr}"
+    );
+    assert!(!out.exists());
+}
+
 /// Hardening item 4: a symlink inside the report's directory is not a way out of it, neither
 /// to read a folded file nor to write a flamegraph.
 #[test]
