@@ -608,3 +608,44 @@ fn symlinks_do_not_lead_out_of_the_report_directory() {
     assert_eq!(fs::read_dir(&outside).unwrap().count(), 2);
     assert!(rep.join("index.html").exists());
 }
+
+/// Hardening item 5: `--out` naming one of the inputs (however spelt, or the folded file of a
+/// report case, or the report) is refused before anything is written.
+#[test]
+fn flame_out_may_not_be_one_of_its_inputs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = tmp.path().join("a.folded");
+    let b = tmp.path().join("b.folded");
+    fs::write(&a, FOLDED).unwrap();
+    fs::write(&b, FOLDED).unwrap();
+    let rep = tmp.path().join("rep");
+    let (report, ids) = report_with_good_profiles(&rep);
+    let report_text = fs::read_to_string(&report).unwrap();
+    let case0 = spec(&report, &ids[0]);
+    let a_str = a.display().to_string();
+    let b_str = b.display().to_string();
+    let b_alias = tmp.path().join("rep/../b.folded");
+    let folded0 = rep.join("flame/0.folded");
+    for (sides, out) in [
+        ([a_str.as_str(), b_str.as_str()], a.clone()),
+        ([a_str.as_str(), b_str.as_str()], b_alias),
+        ([case0.as_str(), b_str.as_str()], folded0.clone()),
+        ([a_str.as_str(), case0.as_str()], report.clone()),
+    ] {
+        let result = minebench()
+            .args(["flame", "--diff", sides[0], sides[1], "--out"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        let stderr = text(&result.stderr);
+        assert_eq!(result.status.code(), Some(2), "{out:?}: {stderr}");
+        assert!(stderr.contains("--out"), "{stderr}");
+        assert_eq!(fs::read_to_string(&a).unwrap(), FOLDED);
+        assert_eq!(fs::read_to_string(&b).unwrap(), FOLDED);
+        assert_eq!(fs::read_to_string(&folded0).unwrap(), FOLDED);
+        assert!(
+            fs::read_to_string(&report).unwrap() == report_text,
+            "report overwritten"
+        );
+    }
+}

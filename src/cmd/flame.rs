@@ -5,7 +5,7 @@
 //! or `REPORT.json#CASE_ID`, whose folded file and hash count come from that case's profile
 //! artefacts (paths relative to the report's directory, and refused if they leave it).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
@@ -24,6 +24,8 @@ struct Side {
     folded: String,
     /// Hashes done while it was profiled; None when unknown (a bare folded file).
     hashes: Option<u64>,
+    /// The files read for it (the folded file, and the report), which `--out` must not be.
+    files: Vec<PathBuf>,
 }
 
 pub fn run(args: &FlameArgs) -> Result<u8> {
@@ -33,6 +35,7 @@ pub fn run(args: &FlameArgs) -> Result<u8> {
     check_hash_flags(a, b, args.hashes_a, args.hashes_b)?;
     let a = load_side(a, args.hashes_a, "--hashes-a")?;
     let b = load_side(b, args.hashes_b, "--hashes-b")?;
+    check_out_is_no_input(&args.out, a.files.iter().chain(&b.files))?;
     if a.hashes.is_some() != b.hashes.is_some() {
         // Only reachable with a report on one side and a bare folded file on the other.
         let (missing, flag) = if a.hashes.is_none() {
@@ -120,6 +123,7 @@ fn load_side(spec: &str, hashes: Option<u64>, hashes_flag: &str) -> Result<Side>
         label: spec.to_string(),
         folded,
         hashes,
+        files: vec![PathBuf::from(spec)],
     })
 }
 
@@ -170,7 +174,52 @@ fn load_case(spec: &str, report_path: &Path, case_id: &str) -> Result<Side> {
         label: case_id.to_string(),
         folded,
         hashes: Some(profile.hashes),
+        files: vec![report_path.to_path_buf(), folded_path],
     })
+}
+
+/// `--out` naming one of the files read (however spelt: another path, a link, or the folded
+/// file a `REPORT.json#CASE` resolves to) would replace an input with the picture of it; it is
+/// refused before anything is written. Compared canonically, since the same file has many
+/// spellings.
+fn check_out_is_no_input<'a>(
+    out: &Path,
+    inputs: impl IntoIterator<Item = &'a PathBuf>,
+) -> Result<(), UsageError> {
+    // Unresolvable (its directory is missing): then it cannot be an input either, and the
+    // write says why it fails.
+    let Some(target) = write_target(out) else {
+        return Ok(());
+    };
+    for input in inputs {
+        if input.canonicalize().is_ok_and(|c| c == target) {
+            return Err(UsageError::new(
+                "--out",
+                format!(
+                    "{} is {}, an input of this diff; writing there would replace it, give \
+                     another file",
+                    out.display(),
+                    input.display()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The file a write to `path` concerns, canonical: `path` itself with links followed when it
+/// exists (a link to an input is refused, though the rename would only replace the link: there
+/// is no reason to allow it), else its canonical directory joined with its name.
+fn write_target(path: &Path) -> Option<PathBuf> {
+    if let Ok(canonical) = path.canonicalize() {
+        return Some(canonical);
+    }
+    let name = path.file_name()?;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    dir.canonicalize().ok().map(|d| d.join(name))
 }
 
 /// Reads a collapsed-stacks file and checks it is one with samples to compare, naming the file
