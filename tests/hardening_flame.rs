@@ -649,3 +649,35 @@ fn flame_out_may_not_be_one_of_its_inputs() {
         );
     }
 }
+
+/// Hardening item 6: a report case recording 0 profiled hashes is named (report and case).
+#[test]
+fn a_report_case_with_zero_hashes_is_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rep = tmp.path().join("rep");
+    let (report, ids) = report_with_good_profiles(&rep);
+    edit_report(&report, |v| {
+        v["cases"][0]["profile"]["hashes"] = serde_json::json!(0);
+    });
+    let out = tmp.path().join("d.svg");
+    let result = minebench()
+        .args([
+            "flame",
+            "--diff",
+            &spec(&report, &ids[0]),
+            &spec(&report, &ids[1]),
+        ])
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = text(&result.stderr);
+    assert_eq!(result.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&report.display().to_string())
+            && stderr.contains(&ids[0])
+            && stderr.contains("profile.hashes"),
+        "{stderr}"
+    );
+    assert!(!out.exists());
+}

@@ -157,6 +157,16 @@ fn load_case(spec: &str, report_path: &Path, case_id: &str) -> Result<Side> {
         ))
         .into());
     };
+    if profile.hashes == 0 {
+        // Caught here, where the report and case are known: the diff itself could only say
+        // "the before profile".
+        return Err(InputError(format!(
+            "report {}, case {case_id}: profile.hashes is 0, so this profile cannot be scaled \
+             per hash (the report records no hashes done while it was profiled)",
+            report_path.display()
+        ))
+        .into());
+    }
     let dir = report_path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
