@@ -5,14 +5,14 @@
 //! or `REPORT.json#CASE_ID`, whose folded file and hash count come from that case's profile
 //! artefacts (paths relative to the report's directory, and refused if they leave it).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
 use minebench::error::{InputError, UsageError};
 use minebench::input::{read_text, MAX_FOLDED_BYTES};
-use minebench::render::flamegraph::{diff_flamegraph_svg, validate_folded, DiffScale};
-use minebench::report::inside_dir;
+use minebench::render::flamegraph::{diff_flamegraph_svg, folded_stats, DiffScale};
+use minebench::report::resolve_inside;
 use minebench::run::output::write_atomic;
 
 use crate::cli::FlameArgs;
@@ -24,6 +24,8 @@ struct Side {
     folded: String,
     /// Hashes done while it was profiled; None when unknown (a bare folded file).
     hashes: Option<u64>,
+    /// The files read for it (the folded file, and the report), which `--out` must not be.
+    files: Vec<PathBuf>,
 }
 
 pub fn run(args: &FlameArgs) -> Result<u8> {
@@ -33,6 +35,7 @@ pub fn run(args: &FlameArgs) -> Result<u8> {
     check_hash_flags(a, b, args.hashes_a, args.hashes_b)?;
     let a = load_side(a, args.hashes_a, "--hashes-a")?;
     let b = load_side(b, args.hashes_b, "--hashes-b")?;
+    check_out_is_no_input(&args.out, a.files.iter().chain(&b.files))?;
     if a.hashes.is_some() != b.hashes.is_some() {
         // Only reachable with a report on one side and a bare folded file on the other.
         let (missing, flag) = if a.hashes.is_none() {
@@ -120,6 +123,7 @@ fn load_side(spec: &str, hashes: Option<u64>, hashes_flag: &str) -> Result<Side>
         label: spec.to_string(),
         folded,
         hashes,
+        files: vec![PathBuf::from(spec)],
     })
 }
 
@@ -153,33 +157,97 @@ fn load_case(spec: &str, report_path: &Path, case_id: &str) -> Result<Side> {
         ))
         .into());
     };
+    if profile.hashes == 0 {
+        // Caught here, where the report and case are known: the diff itself could only say
+        // "the before profile".
+        return Err(InputError(format!(
+            "report {}, case {case_id}: profile.hashes is 0, so this profile cannot be scaled \
+             per hash (the report records no hashes done while it was profiled)",
+            report_path.display()
+        ))
+        .into());
+    }
     let dir = report_path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    // The same check as `render`: a report names files in its own directory, never elsewhere.
-    let Some(folded_rel) = inside_dir(&profile.folded) else {
-        return Err(InputError(format!(
-            "report {}, case {case_id}: profile.folded {:?} is not a relative path \
-             inside the report's directory; refusing to read it",
-            report_path.display(),
-            profile.folded
+    // The same check as `render`: a report names files in its own directory, never elsewhere
+    // (not even through a link).
+    let folded_path = resolve_inside(dir, &profile.folded).map_err(|e| {
+        InputError(format!(
+            "report {}, case {case_id}: profile.folded {e}; refusing to read it",
+            report_path.display()
         ))
-        .into());
-    };
-    let folded = read_folded(&dir.join(folded_rel))?;
+    })?;
+    let folded = read_folded(&folded_path)?;
     Ok(Side {
         label: case_id.to_string(),
         folded,
         hashes: Some(profile.hashes),
+        files: vec![report_path.to_path_buf(), folded_path],
     })
 }
 
-/// Reads a collapsed-stacks file and checks it is one, naming the file and the bad line.
+/// `--out` naming one of the files read (however spelt: another path, a link, or the folded
+/// file a `REPORT.json#CASE` resolves to) would replace an input with the picture of it; it is
+/// refused before anything is written. Compared canonically, since the same file has many
+/// spellings.
+fn check_out_is_no_input<'a>(
+    out: &Path,
+    inputs: impl IntoIterator<Item = &'a PathBuf>,
+) -> Result<(), UsageError> {
+    // Unresolvable (its directory is missing): then it cannot be an input either, and the
+    // write says why it fails.
+    let Some(target) = write_target(out) else {
+        return Ok(());
+    };
+    for input in inputs {
+        if input.canonicalize().is_ok_and(|c| c == target) {
+            return Err(UsageError::new(
+                "--out",
+                format!(
+                    "{} is {}, an input of this diff; writing there would replace it, give \
+                     another file",
+                    out.display(),
+                    input.display()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The file a write to `path` concerns, canonical: `path` itself with links followed when it
+/// exists (a link to an input is refused, though the rename would only replace the link: there
+/// is no reason to allow it), else its canonical directory joined with its name.
+fn write_target(path: &Path) -> Option<PathBuf> {
+    if let Ok(canonical) = path.canonicalize() {
+        return Some(canonical);
+    }
+    let name = path.file_name()?;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    dir.canonicalize().ok().map(|d| d.join(name))
+}
+
+/// Reads a collapsed-stacks file and checks it is one with samples to compare, naming the file
+/// (and the bad line).
 fn read_folded(path: &Path) -> Result<String, InputError> {
     let text = read_text(path, MAX_FOLDED_BYTES, "collapsed-stacks file")
         .map_err(|e| InputError(format!("{}: {e}", path.display())))?;
-    validate_folded(&text).map_err(|e| InputError(format!("{}: {e}", path.display())))?;
+    let stats = folded_stats(&text).map_err(|e| InputError(format!("{}: {e}", path.display())))?;
+    if stats.samples == 0 {
+        let why = match stats.stacks {
+            0 => "no stacks at all".to_string(),
+            n => format!("{n} stacks, every count 0"),
+        };
+        return Err(InputError(format!(
+            "{}: no samples to compare ({why})",
+            path.display()
+        )));
+    }
     Ok(text)
 }
 

@@ -10,7 +10,7 @@ use minebench::error::InputError;
 use minebench::input::{read_text, MAX_FOLDED_BYTES, MAX_REPORT_BYTES};
 use minebench::render::flamegraph::flamegraph_svg;
 use minebench::render::{html, markdown, plots, Drawn, NotDrawn, RenderError};
-use minebench::report::{inside_dir, Report};
+use minebench::report::{inside_dir, resolve_inside, svg_path_problems, Report};
 use minebench::run::output::write_atomic;
 
 use crate::cli::RenderArgs;
@@ -28,7 +28,7 @@ pub struct Rendered {
 /// its `flame/*.folded` files are); returns the files written. Outputs that could not be drawn
 /// are listed on stderr (and on the HTML page), not silently dropped.
 pub fn render_dir(report: &Report, dir: &Path) -> Result<Vec<PathBuf>> {
-    let rendered = render_report(report, dir, dir)?;
+    let rendered = render_report(report, &dir.join("report.json"), dir)?;
     log_not_drawn(&rendered.drawn.not_drawn);
     Ok(rendered.written)
 }
@@ -39,23 +39,62 @@ fn log_not_drawn(not_drawn: &[NotDrawn]) {
     }
 }
 
-/// Renders `report` into `out`: charts in `out/plots/`, flamegraphs at each case's
-/// `profile.svg` path (read from `profile.folded` under `report_dir`), `index.html` and
-/// `summary.md`. A chart without data or a missing profile file is reported in
-/// `drawn.not_drawn`; only a failure to write (or a drawing bug) is an error.
-pub fn render_report(report: &Report, report_dir: &Path, out: &Path) -> Result<Rendered> {
+/// Renders `report` (read from `report_path`) into `out`: charts in `out/plots/`, flamegraphs
+/// at each case's `profile.svg` path (read from `profile.folded` under the report's
+/// directory), `index.html` and `summary.md`. A chart without data, a missing profile file or
+/// an SVG path that would overwrite another file is reported in `drawn.not_drawn`; only a
+/// failure to write (or a drawing bug) is an error.
+pub fn render_report(report: &Report, report_path: &Path, out: &Path) -> Result<Rendered> {
+    let report_dir = report_dir_of(report_path);
     std::fs::create_dir_all(out).map_err(|source| RenderError::Write {
         path: out.to_path_buf(),
         source,
     })?;
     let mut rendered = Rendered::default();
 
-    let plots = plots::draw_all(report, &out.join("plots"))?;
+    // A linked `plots` folder would take the charts out of `out` (as for flamegraphs below).
+    let plots = match output_path(out, Path::new("plots")) {
+        Ok(dir) => plots::draw_all(report, &dir)?,
+        Err(reason) => plots::PlotsOutcome {
+            not_drawn: plots::CHARTS
+                .iter()
+                .map(|c| NotDrawn {
+                    output: format!("plots/{}", c.name),
+                    reason: reason.clone(),
+                })
+                .collect(),
+            ..Default::default()
+        },
+    };
     rendered.written.extend(plots.written);
     rendered.drawn.charts = plots.charts.iter().map(|s| s.to_string()).collect();
     rendered.drawn.not_drawn.extend(plots.not_drawn);
 
-    for case in &report.cases {
+    // The files this render writes or reads besides the flamegraphs, which no `profile.svg`
+    // may name (the report's own name only matters when `out` is its directory, but an SVG
+    // called that is never right).
+    let report_name = report_path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let charts: Vec<String> = plots::CHARTS
+        .iter()
+        .flat_map(|c| {
+            [
+                format!("plots/{}.svg", c.name),
+                format!("plots/{}.png", c.name),
+            ]
+        })
+        .collect();
+    let mut taken = vec![
+        (report_name.as_str(), "the report itself"),
+        ("index.html", "the HTML page render writes"),
+        ("summary.md", "the summary render writes"),
+    ];
+    taken.extend(charts.iter().map(|c| (c.as_str(), "a chart render draws")));
+    let svg_problems = svg_path_problems(report, &taken);
+
+    for (case, svg_problem) in report.cases.iter().zip(svg_problems) {
         let Some(profile) = &case.profile else {
             continue;
         };
@@ -64,16 +103,24 @@ pub fn render_report(report: &Report, report_dir: &Path, out: &Path) -> Result<R
             output: output.clone(),
             reason,
         };
-        let (Some(folded_rel), Some(svg_rel)) =
-            (inside_dir(&profile.folded), inside_dir(&profile.svg))
-        else {
-            rendered.drawn.not_drawn.push(not_drawn(format!(
-                "profile paths {:?} / {:?} are not relative paths inside the report directory",
-                profile.folded, profile.svg
-            )));
+        if let Some(reason) = svg_problem {
+            rendered.drawn.not_drawn.push(not_drawn(reason));
+            continue;
+        }
+        // Checked by `svg_path_problems` above; a None here is only refused twice.
+        let Some(svg_rel) = inside_dir(&profile.svg) else {
             continue;
         };
-        let folded_path = report_dir.join(folded_rel);
+        let folded_path = match resolve_inside(&report_dir, &profile.folded) {
+            Ok(path) => path,
+            Err(e) => {
+                rendered
+                    .drawn
+                    .not_drawn
+                    .push(not_drawn(format!("profile.folded {e}")));
+                continue;
+            }
+        };
         let folded = match read_text(&folded_path, MAX_FOLDED_BYTES, "collapsed-stacks file") {
             Ok(text) => text,
             Err(e) => {
@@ -99,7 +146,13 @@ pub fn render_report(report: &Report, report_dir: &Path, out: &Path) -> Result<R
             }
             Err(e) => return Err(e.into()),
         };
-        let svg_path = out.join(svg_rel);
+        let svg_path = match output_path(out, svg_rel) {
+            Ok(path) => path,
+            Err(reason) => {
+                rendered.drawn.not_drawn.push(not_drawn(reason));
+                continue;
+            }
+        };
         write_file(&svg_path, &svg)?;
         rendered.written.push(svg_path);
         rendered
@@ -118,6 +171,31 @@ pub fn render_report(report: &Report, report_dir: &Path, out: &Path) -> Result<R
     )?;
     rendered.written.push(summary);
     Ok(rendered)
+}
+
+/// `out/rel` for writing a file a report named (`rel` inside `out`, see [`inside_dir`]), or why
+/// not: no part of it under `out` may be a symbolic link. A linked directory would take the
+/// write (and the directories made for it) out of `out`; a link at the file itself would be
+/// replaced by the atomic write's rename, losing what the user linked there. Parts that do not
+/// exist yet are made as plain directories by the write.
+fn output_path(out: &Path, rel: &Path) -> Result<PathBuf, String> {
+    let mut path = out.to_path_buf();
+    for part in rel.components() {
+        path.push(part);
+        match std::fs::symlink_metadata(&path) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                return Err(format!(
+                    "{} is a symbolic link; refusing to write through it",
+                    path.display()
+                ))
+            }
+            Ok(_) => {}
+            // Nothing further down exists, so nothing further down is a link.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
+            Err(e) => return Err(format!("{}: {e}", path.display())),
+        }
+    }
+    Ok(out.join(rel))
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), RenderError> {
@@ -143,18 +221,25 @@ pub fn load_report(path: &Path) -> Result<Report, InputError> {
         .map_err(|e| InputError(format!("{}: {e}", path.display())))
 }
 
+/// The directory a report's relative paths start from: the one it is in.
+fn report_dir_of(report_path: &Path) -> PathBuf {
+    match report_path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
 /// `minebench render REPORT.json [--out DIR]`.
 pub fn run(args: &RenderArgs) -> Result<u8> {
     let report = load_report(&args.report)?;
-    let report_dir = match args.report.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let out = args.out.clone().unwrap_or_else(|| report_dir.clone());
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| report_dir_of(&args.report));
     // An output directory that cannot be made or written is the user's flag at fault (exit
     // 2), unlike a write failing half-way through.
     super::check_dir_writable(&out, "--out")?;
-    let rendered = render_report(&report, &report_dir, &out)?;
+    let rendered = render_report(&report, &args.report, &out)?;
     super::emit(&minebench::render::table::summary(&report))?;
     log_not_drawn(&rendered.drawn.not_drawn);
     minebench::note!("rendered {} into {}", args.report.display(), out.display());

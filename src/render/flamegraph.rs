@@ -18,24 +18,30 @@ use inferno::flamegraph::{self, Options};
 
 use super::RenderError;
 
-/// Fixed-point factor for scaled counts: inferno wants integer counts, and a handful of
-/// samples scaled by a hash ratio would otherwise round to nothing.
-const MILLI: f64 = 1000.0;
-
 /// The most samples one collapsed-stacks file may hold in all; [`validate_folded`] refuses more.
 ///
 /// Why a bound, and why this one: inferno adds the counts up in a `u64` (an overflow panics in
 /// a debug build and wraps in a release one) and takes the difference of a diff's two columns
-/// as `isize`; a per-hash diff multiplies counts by [`MILLI`] through `f64`, which is exact only
-/// below 2^53. Past any of those a picture is wrong (saturated counts make every sibling frame
-/// 100 %) or the process dies. 2^40 · 1000 < 2^50 keeps every one of them far away, and is
-/// still 12 days of a 1024-thread profile at 997 Hz: no real profile comes near it.
+/// as `isize`; a per-hash diff scales counts through `f64`, which is exact only below 2^53.
+/// Past any of those a picture is wrong (saturated counts make every sibling frame 100 %) or
+/// the process dies. 2^40 keeps every one of them far away (a per-hash diff is bounded
+/// separately, by [`MAX_SCALED_TOTAL`]), and is still 12 days of a 1024-thread profile at
+/// 997 Hz: no real profile comes near it.
 pub const MAX_TOTAL_SAMPLES: u64 = 1 << 40;
 
+/// The most a side of a per-hash diff may add up to once scaled: below 2^53 (exact in `f64`)
+/// and `isize`/`u64` overflow by a wide margin, for the same reasons as [`MAX_TOTAL_SAMPLES`].
+const MAX_SCALED_TOTAL: f64 = (1u64 << 50) as f64;
+
+/// What the smallest scaled count of each side should reach when the unit allows: rounding to
+/// integers (inferno's counts) then moves any frame by at most 0.05 %.
+const SCALED_PRECISION: f64 = 1000.0;
+
 /// An SVG flamegraph of `folded` (collapsed stacks, one "frames count" per line).
+/// Stacks whose counts are all 0 are as empty as no stacks at all (inferno would refuse them
+/// with "No stack counts found"): both are [`RenderError::EmptyProfile`].
 pub fn flamegraph_svg(folded: &str, title: &str) -> Result<Vec<u8>, RenderError> {
-    let lines = validate_folded(folded)?;
-    if lines == 0 {
+    if folded_stats(folded)?.samples == 0 {
         return Err(RenderError::EmptyProfile {
             what: title.to_string(),
         });
@@ -70,7 +76,7 @@ pub fn diff_flamegraph_svg(
     scale: DiffScale,
     title: &str,
 ) -> Result<Vec<u8>, RenderError> {
-    let diff = scaled_diff(before, after, scale)?;
+    let (diff, unit) = scaled_diff(before, after, scale)?;
     if diff.is_empty() {
         return Err(RenderError::EmptyProfile {
             what: title.to_string(),
@@ -82,11 +88,11 @@ pub fn diff_flamegraph_svg(
             before_hashes,
             after_hashes,
         } => {
-            let reference = before_hashes.min(after_hashes);
-            opts.count_name = format!("milli-samples per {reference} hashes");
+            let unit = unit.unwrap_or(1);
+            opts.count_name = format!("samples per {unit} hashes");
             opts.subtitle = Some(format!(
-                "per hash: before {before_hashes} hashes, after {after_hashes}; \
-                 red = more time per hash after, blue = less"
+                "per hash: before {before_hashes} hashes, after {after_hashes}, counts in \
+                 samples per {unit} hashes; red = more time per hash after, blue = less"
             ));
         }
         DiffScale::RawSamples => {
@@ -120,11 +126,25 @@ pub fn strip_root_frame(folded: &str) -> String {
 }
 
 /// Parse check used for CLI errors: is this text collapsed stacks? Returns the number of stack
-/// lines (blank lines are allowed and not counted), or `RenderError::Folded` with the 1-based
+/// lines (blank lines are allowed and not counted); see [`folded_stats`] for the errors.
+pub fn validate_folded(text: &str) -> Result<usize, RenderError> {
+    folded_stats(text).map(|s| s.stacks)
+}
+
+/// What a valid collapsed-stacks text holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FoldedStats {
+    /// Stack lines (blank lines are not counted).
+    pub stacks: usize,
+    /// All their counts added up: 0 means nothing to draw, even with stacks.
+    pub samples: u64,
+}
+
+/// Checks `text` is collapsed stacks and counts them: `RenderError::Folded` with the 1-based
 /// number of the first bad line, or `RenderError::TooManySamples` with the line where the
 /// counts add up past [`MAX_TOTAL_SAMPLES`]. Every drawing function calls it first, so the
 /// sums after it cannot overflow.
-pub fn validate_folded(text: &str) -> Result<usize, RenderError> {
+pub fn folded_stats(text: &str) -> Result<FoldedStats, RenderError> {
     let mut stacks = 0;
     let mut total: u64 = 0;
     for (i, line) in text.lines().enumerate() {
@@ -148,7 +168,10 @@ pub fn validate_folded(text: &str) -> Result<usize, RenderError> {
             }
         }
     }
-    Ok(stacks)
+    Ok(FoldedStats {
+        stacks,
+        samples: total,
+    })
 }
 
 /// `Ok(None)` for a blank line, `Ok(Some((stack, count)))` for a stack line.
@@ -182,12 +205,23 @@ fn to_folded(stacks: &BTreeMap<&str, u64>) -> String {
 }
 
 /// The three-column input of a differential flamegraph ("stack before after", sorted), both
-/// sides stripped of their root frame. Per hash, both are scaled to the smaller hash count, in
-/// milli-samples (a side with twice the hashes has its counts halved); raw, counts are kept.
-fn scaled_diff(before: &str, after: &str, scale: DiffScale) -> Result<String, RenderError> {
-    validate_folded(before)?;
-    validate_folded(after)?;
-    let (before, after) = match scale {
+/// sides stripped of their root frame, and the unit of a per-hash diff. Per hash, each side's
+/// counts become samples per `unit` hashes (see [`per_hash_unit`]); raw, counts are kept.
+fn scaled_diff(
+    before: &str,
+    after: &str,
+    scale: DiffScale,
+) -> Result<(String, Option<u64>), RenderError> {
+    // A side without samples would not be compared, only vanish: every frame of the other
+    // side would read as all new (or all gone).
+    for (side, text) in [("before", before), ("after", after)] {
+        if folded_stats(text)?.samples == 0 {
+            return Err(RenderError::EmptyProfile {
+                what: format!("the {side} profile"),
+            });
+        }
+    }
+    let (before, after, unit) = match scale {
         DiffScale::PerHash {
             before_hashes,
             after_hashes,
@@ -198,13 +232,20 @@ fn scaled_diff(before: &str, after: &str, scale: DiffScale) -> Result<String, Re
             if after_hashes == 0 {
                 return Err(RenderError::ZeroHashes { side: "after" });
             }
-            let reference = before_hashes.min(after_hashes);
+            let (before, after) = (strip_root_frame(before), strip_root_frame(after));
+            let unit = per_hash_unit([(&before, before_hashes), (&after, after_hashes)]).ok_or(
+                RenderError::UnevenHashes {
+                    before_hashes,
+                    after_hashes,
+                },
+            )?;
             (
-                scale_counts(&strip_root_frame(before), reference, before_hashes),
-                scale_counts(&strip_root_frame(after), reference, after_hashes),
+                scale_counts(&before, unit, before_hashes),
+                scale_counts(&after, unit, after_hashes),
+                Some(unit),
             )
         }
-        DiffScale::RawSamples => (strip_root_frame(before), strip_root_frame(after)),
+        DiffScale::RawSamples => (strip_root_frame(before), strip_root_frame(after), None),
     };
 
     let mut diff = Vec::new();
@@ -225,12 +266,61 @@ fn scaled_diff(before: &str, after: &str, scale: DiffScale) -> Result<String, Re
     if !out.is_empty() {
         out.push('\n');
     }
-    Ok(out)
+    Ok((out, unit))
 }
 
-/// Multiplies every count by `MILLI · reference / hashes`, rounding to the nearest integer.
-fn scale_counts(folded: &str, reference: u64, hashes: u64) -> String {
-    let factor = MILLI * reference as f64 / hashes as f64;
+/// The unit (a power of ten, in hashes) a per-hash diff counts in: samples per `unit` hashes.
+/// Each side is `(folded, hashes)`, both with samples.
+///
+/// Why chosen from the data: one fixed unit cannot fit every pair of hash counts. Scaled to
+/// the smaller count (as before), a side with 10^12 times the hashes rounds to all zeros and
+/// silently vanishes from the picture; scaled to the larger, the other side overflows. So: the
+/// smallest unit that gives every non-zero count at least [`SCALED_PRECISION`] on both sides
+/// without either side adding up past [`MAX_SCALED_TOTAL`]; failing that, the largest unit that
+/// fits (every non-zero count still at least 1: no frame disappears); `None` when even that is
+/// impossible (hash counts about 10^10 apart or more, with a large profile on the smaller).
+fn per_hash_unit(sides: [(&str, u64); 2]) -> Option<u64> {
+    // (smallest non-zero count, total, hashes) of each side.
+    let sides = sides.map(|(folded, hashes)| {
+        let counts = || {
+            folded
+                .lines()
+                .filter_map(|l| parse_line(l).ok().flatten())
+                .map(|(_, count)| count)
+        };
+        let min = counts().filter(|&c| c > 0).min().unwrap_or(1);
+        let total: u64 = counts().fold(0, u64::saturating_add);
+        (min as f64, total as f64, hashes as f64)
+    });
+    let mut best = None;
+    // 10^19 is the largest power of ten in a u64.
+    for exp in 0..=19 {
+        let unit = 10u64.pow(exp);
+        let u = unit as f64;
+        if sides
+            .iter()
+            .any(|&(_, total, h)| total * u / h > MAX_SCALED_TOTAL)
+        {
+            // Larger units only add up to more.
+            break;
+        }
+        let smallest = sides
+            .iter()
+            .map(|&(min, _, h)| min * u / h)
+            .fold(f64::INFINITY, f64::min);
+        if smallest >= SCALED_PRECISION {
+            return Some(unit);
+        }
+        if smallest >= 1.0 {
+            best = Some(unit);
+        }
+    }
+    best
+}
+
+/// Multiplies every count by `unit / hashes`, rounding to the nearest integer.
+fn scale_counts(folded: &str, unit: u64, hashes: u64) -> String {
+    let factor = unit as f64 / hashes as f64;
     let mut out = String::new();
     for (stack, count) in folded.lines().filter_map(|l| parse_line(l).ok().flatten()) {
         out.push_str(stack);
@@ -280,15 +370,18 @@ mod tests {
     #[test]
     fn diff_scales_each_side_by_its_hashes() {
         // `after` did twice the hashes: its counts are halved relative to `before`.
-        let diff = scaled_diff(BEFORE, AFTER, per_hash(1_000, 2_000)).unwrap();
+        // The smallest count (after's 2 samples of [unknown] in 2000 hashes) reaches 1000 in
+        // samples per 10^6 hashes.
+        let (diff, unit) = scaled_diff(BEFORE, AFTER, per_hash(1_000, 2_000)).unwrap();
+        assert_eq!(unit, Some(1_000_000));
         assert_eq!(
             diff,
             "[unknown] 0 1000\nmain;scan;check 10000 2000\nmain;scan;compress256 100000 50000\n"
         );
-        // Same hashes: counts kept (in milli-samples).
-        let same = scaled_diff(BEFORE, AFTER, per_hash(500, 500)).unwrap();
+        // Same hashes: the same counts on both sides.
+        let (same, _) = scaled_diff(BEFORE, AFTER, per_hash(500, 500)).unwrap();
         assert!(
-            same.contains("main;scan;compress256 100000 100000\n"),
+            same.contains("main;scan;compress256 200000 200000\n"),
             "{same}"
         );
     }
@@ -300,15 +393,57 @@ mod tests {
         assert!(svg.starts_with("<?xml") || svg.starts_with("<svg"));
         assert!(svg.contains("compress256"));
         assert!(svg.contains("before vs after"));
-        assert!(svg.contains("milli-samples per 1000 hashes"));
+        assert!(svg.contains("samples per 1000000 hashes"));
         assert!(svg.contains("before 1000 hashes, after 2000"));
         // The root frames are gone: no worker names in the picture.
         assert!(!svg.contains("mb-worker-0"));
     }
 
+    /// Every stack a side has samples of keeps a non-zero count in the diff's column for it.
+    fn assert_no_side_vanishes(diff: &str) {
+        for line in diff.lines() {
+            let mut cols = line.rsplitn(3, ' ');
+            let after: u64 = cols.next().unwrap().parse().unwrap();
+            let before: u64 = cols.next().unwrap().parse().unwrap();
+            let stack = cols.next().unwrap();
+            let had = |folded: &str| strip_root_frame(folded).contains(&format!("{stack} "));
+            assert_eq!(before > 0, had(BEFORE), "{line}\n{diff}");
+            assert_eq!(after > 0, had(AFTER), "{line}\n{diff}");
+        }
+    }
+
+    #[test]
+    fn very_uneven_hash_counts_keep_both_sides() {
+        for (b, a) in [
+            (1, 1_000_000_000_000),
+            (1_000_000_000_000, 1),
+            // Needs the largest unit, 10^19, and just fits.
+            (u64::MAX, 1_000_000),
+        ] {
+            let (diff, unit) = scaled_diff(BEFORE, AFTER, per_hash(b, a)).unwrap();
+            assert!(unit.is_some(), "{b} vs {a}");
+            assert_no_side_vanishes(&diff);
+            let svg = diff_flamegraph_svg(BEFORE, AFTER, per_hash(b, a), "t").unwrap();
+            let svg = String::from_utf8(svg).unwrap();
+            assert!(svg.contains(&format!("samples per {} hashes", unit.unwrap())));
+        }
+        // Three digits on every count would take 10^15 and overflow `before` (110 · 10^15 >
+        // 2^50): the largest unit that fits, 10^13, still leaves after's 2 samples at 20.
+        let (diff, unit) = scaled_diff(BEFORE, AFTER, per_hash(1, 1_000_000_000_000)).unwrap();
+        assert_eq!(unit, Some(10_000_000_000_000));
+        assert!(diff.starts_with("[unknown] 0 20\n"), "{diff}");
+        // 2^40 samples in one hash against 1 sample in u64::MAX hashes: no unit holds both.
+        let big = format!("t;a {}\n", MAX_TOTAL_SAMPLES);
+        assert!(matches!(
+            scaled_diff(&big, "t;a 1\n", per_hash(1, u64::MAX)),
+            Err(RenderError::UnevenHashes { .. })
+        ));
+    }
+
     #[test]
     fn raw_diff_keeps_counts_and_claims_no_hashes() {
-        let diff = scaled_diff(BEFORE, AFTER, DiffScale::RawSamples).unwrap();
+        let (diff, unit) = scaled_diff(BEFORE, AFTER, DiffScale::RawSamples).unwrap();
+        assert_eq!(unit, None);
         assert_eq!(
             diff,
             "[unknown] 0 2\nmain;scan;check 10 4\nmain;scan;compress256 100 100\n"
@@ -337,6 +472,12 @@ mod tests {
             diff_flamegraph_svg("a;b x\n", AFTER, DiffScale::RawSamples, "t"),
             Err(RenderError::Folded { line: 1, .. })
         ));
+        for (before, after) in [("a;b 0\n", AFTER), (BEFORE, "")] {
+            assert!(matches!(
+                diff_flamegraph_svg(before, after, DiffScale::RawSamples, "t"),
+                Err(RenderError::EmptyProfile { .. })
+            ));
+        }
     }
 
     #[test]
@@ -394,5 +535,17 @@ mod tests {
             flamegraph_svg("\n", "empty"),
             Err(RenderError::EmptyProfile { .. })
         ));
+        // Stacks that all count 0 are just as empty (inferno: "No stack counts found").
+        assert!(matches!(
+            flamegraph_svg("a;b 0\nc 0\n", "zeros"),
+            Err(RenderError::EmptyProfile { .. })
+        ));
+        assert_eq!(
+            folded_stats("a;b 0\n\nc 2\n").unwrap(),
+            FoldedStats {
+                stacks: 2,
+                samples: 2
+            }
+        );
     }
 }

@@ -58,6 +58,17 @@ pub enum RenderError {
     /// A differential flamegraph needs the hash count of each side to scale it per hash.
     #[error("differential flamegraph: the {side} profile has 0 hashes, cannot scale it per hash")]
     ZeroHashes { side: &'static str },
+    /// No unit of samples per hashes keeps both sides of a per-hash diff in integers: one would
+    /// round to nothing or the other overflow (see `flamegraph::per_hash_unit`).
+    #[error(
+        "differential flamegraph: the hash counts (before {before_hashes}, after \
+         {after_hashes}) are too far apart to scale both profiles per hash without one side \
+         rounding to nothing or the other overflowing; compare raw sample counts instead"
+    )]
+    UnevenHashes {
+        before_hashes: u64,
+        after_hashes: u64,
+    },
     /// inferno failed while writing the SVG.
     #[error("flamegraph: {0}")]
     Inferno(#[from] std::io::Error),

@@ -5,7 +5,7 @@
 //! are documented in the README ("Report schema"); keep the two in step. Adding an optional field
 //! keeps `v1`; renaming or removing one needs `v2`.
 
-use std::path::{Component, Path};
+use std::path::{Component, Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -254,7 +254,8 @@ impl Balance {
 /// directory, and a report is a JSON file a user may have edited or been sent: `render` must not
 /// write, nor `flame` read, anywhere else on its say-so. The one check both call.
 ///
-/// Lexical only: a symlink inside the directory is followed (the user put it there).
+/// Lexical only: a symlink inside the directory could still lead out, so readers go through
+/// [`resolve_inside`] and `render` refuses to write through links.
 pub fn inside_dir(rel: &str) -> Option<&Path> {
     let path = Path::new(rel);
     let ok = !rel.is_empty()
@@ -262,6 +263,133 @@ pub fn inside_dir(rel: &str) -> Option<&Path> {
             .components()
             .all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
     ok.then_some(path)
+}
+
+/// Why a report's input path was not resolved (see [`resolve_inside`]).
+#[derive(Debug, thiserror::Error)]
+pub enum InsideError {
+    #[error("{rel:?} is not a relative path inside the report's directory")]
+    NotRelative { rel: String },
+    #[error("{}: cannot read: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "{rel:?} resolves to {}, outside the report's directory {} (through a symbolic link)",
+        resolved.display(),
+        dir.display()
+    )]
+    Outside {
+        rel: String,
+        resolved: PathBuf,
+        dir: PathBuf,
+    },
+}
+
+/// The file `rel` names under `dir`, for reading: [`inside_dir`] on the text, then both
+/// canonicalised (links followed) and the file required to be under the directory. The text
+/// check alone would let a link inside the directory (`flame/x.folded -> /etc/passwd`) lead
+/// anywhere. A link that stays inside is fine. Returns the canonical path, which is what
+/// should be read (a link swapped after this check then changes nothing).
+pub fn resolve_inside(dir: &Path, rel: &str) -> Result<PathBuf, InsideError> {
+    let joined = dir.join(inside_dir(rel).ok_or_else(|| InsideError::NotRelative {
+        rel: rel.to_string(),
+    })?);
+    let canonical = |path: &Path| {
+        path.canonicalize().map_err(|source| InsideError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    };
+    let dir = canonical(dir)?;
+    let resolved = canonical(&joined)?;
+    if resolved.starts_with(&dir) {
+        Ok(resolved)
+    } else {
+        Err(InsideError::Outside {
+            rel: rel.to_string(),
+            resolved,
+            dir,
+        })
+    }
+}
+
+/// `rel` spelt one way: inside the directory (see [`inside_dir`]), without `.` components or
+/// doubled separators, so that `./flame//a.svg` and `flame/a.svg` compare equal.
+fn normal_rel(rel: &str) -> Option<PathBuf> {
+    inside_dir(rel).map(|p| {
+        p.components()
+            .filter(|c| matches!(c, Component::Normal(_)))
+            .collect()
+    })
+}
+
+/// Why each case's `profile.svg` must not be written, by case index (`None`: fine, or no
+/// profile). `profile.svg` is the one path of a report that `render` *writes*, and a report is
+/// a file a user may have edited: without this an `"svg": "report.json"` or the path of a
+/// folded file would have that file replaced by a picture. So the path must be inside the
+/// directory, end in `.svg`, and be none of `taken` (other files render writes or reads, each
+/// with what it is, e.g. `("report.json", "the report itself")`), no case's folded or pprof
+/// file, and no other case's SVG (both cases of a shared SVG are refused: drawing either would
+/// silently hide the other). Lexical, like [`inside_dir`]; links are the writer's to refuse.
+pub fn svg_path_problems(report: &Report, taken: &[(&str, &str)]) -> Vec<Option<String>> {
+    // Every path the profiles name, spelt one way, with what it is.
+    let mut named: Vec<(PathBuf, String)> = taken
+        .iter()
+        .filter_map(|(rel, what)| normal_rel(rel).map(|p| (p, what.to_string())))
+        .collect();
+    for case in &report.cases {
+        let Some(p) = &case.profile else { continue };
+        for (field, rel) in [("folded", &p.folded), ("pprof", &p.pprof)] {
+            if let Some(path) = normal_rel(rel) {
+                named.push((path, format!("the profile.{field} of case {}", case.id)));
+            }
+        }
+    }
+    let svgs: Vec<Option<PathBuf>> = report
+        .cases
+        .iter()
+        .map(|c| c.profile.as_ref().and_then(|p| normal_rel(&p.svg)))
+        .collect();
+    report
+        .cases
+        .iter()
+        .enumerate()
+        .map(|(i, case)| {
+            let p = case.profile.as_ref()?;
+            let Some(svg) = &svgs[i] else {
+                return Some(format!(
+                    "profile.svg {:?} is not a relative path inside the report directory",
+                    p.svg
+                ));
+            };
+            if !svg
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("svg"))
+            {
+                return Some(format!(
+                    "profile.svg {:?} does not end in .svg; render writes only SVG files there",
+                    p.svg
+                ));
+            }
+            if let Some((_, what)) = named.iter().find(|(path, _)| path == svg) {
+                return Some(format!("profile.svg {:?} is {what}; refusing to overwrite it", p.svg));
+            }
+            let other = report
+                .cases
+                .iter()
+                .zip(&svgs)
+                .enumerate()
+                .find(|(j, (_, other))| *j != i && other.as_ref() == Some(svg));
+            other.map(|(_, (c, _))| {
+                format!(
+                    "profile.svg {:?} is also the flamegraph of case {}; two cases cannot share one SVG",
+                    p.svg, c.id
+                )
+            })
+        })
+        .collect()
 }
 
 /// Profile files of a case, relative to the report's directory (see [`inside_dir`]).
@@ -289,5 +417,91 @@ mod tests {
         assert!(inside_dir("flame/..").is_none());
         assert!(inside_dir("/etc/passwd").is_none());
         assert!(inside_dir("").is_none());
+    }
+
+    #[test]
+    fn resolve_inside_follows_links_only_within_the_directory() {
+        use std::os::unix::fs::symlink;
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("rep");
+        std::fs::create_dir_all(dir.join("flame")).unwrap();
+        std::fs::write(dir.join("flame/a.folded"), "a 1\n").unwrap();
+        std::fs::write(tmp.path().join("secret"), "s 1\n").unwrap();
+        symlink(tmp.path().join("secret"), dir.join("flame/out.folded")).unwrap();
+        symlink("a.folded", dir.join("flame/in.folded")).unwrap();
+        symlink(tmp.path(), dir.join("up")).unwrap();
+
+        let a = resolve_inside(&dir, "./flame/a.folded").unwrap();
+        assert_eq!(a, dir.join("flame/a.folded").canonicalize().unwrap());
+        assert_eq!(resolve_inside(&dir, "flame/in.folded").unwrap(), a);
+        for rel in ["flame/out.folded", "up/secret"] {
+            assert!(
+                matches!(resolve_inside(&dir, rel), Err(InsideError::Outside { .. })),
+                "{rel}"
+            );
+        }
+        assert!(matches!(
+            resolve_inside(&dir, "../secret"),
+            Err(InsideError::NotRelative { .. })
+        ));
+        assert!(matches!(
+            resolve_inside(&dir, "flame/missing.folded"),
+            Err(InsideError::Io { .. })
+        ));
+    }
+
+    #[test]
+    fn svg_paths_may_not_name_the_report_an_input_or_each_other() {
+        let mut report: Report =
+            serde_json::from_str(include_str!("../../tests/data/compare-base.json")).unwrap();
+        let profile = |i: usize, svg: &str| ProfileArtefacts {
+            samples: 1,
+            folded: format!("flame/{i}.folded"),
+            pprof: format!("flame/{i}.pb"),
+            svg: svg.to_string(),
+            hashes: 1,
+        };
+        let taken = [("report.json", "the report itself")];
+        let mut problems = |svgs: [&str; 2]| {
+            for (i, svg) in svgs.iter().enumerate() {
+                report.cases[i].profile = Some(profile(i, svg));
+            }
+            svg_path_problems(&report, &taken)
+        };
+        assert_eq!(problems(["flame/0.svg", "./flame/1.svg"]), [None, None]);
+        for (svg, says) in [
+            ("report.json", "does not end in .svg"),
+            ("flame/0.folded", "does not end in .svg"),
+            ("../x.svg", "not a relative path"),
+            ("flame/1.svg", "also the flamegraph of case"),
+        ] {
+            let p = problems([svg, "flame/1.svg"]);
+            assert!(
+                p[0].as_deref().is_some_and(|r| r.contains(says)),
+                "{svg}: {p:?}"
+            );
+        }
+        // Both cases of a shared SVG are refused.
+        let p = problems(["flame/s.svg", "flame/s.svg"]);
+        assert!(p.iter().all(|r| r.is_some()), "{p:?}");
+        // An .svg that is the report, or another case's input, is refused too.
+        report.cases[1].profile = Some(ProfileArtefacts {
+            folded: "flame/1.svg".into(),
+            ..profile(1, "flame/x.svg")
+        });
+        report.cases[0].profile = Some(profile(0, "./flame//1.svg"));
+        let p = svg_path_problems(&report, &taken);
+        assert!(
+            p[0].as_deref()
+                .unwrap()
+                .contains("the profile.folded of case"),
+            "{p:?}"
+        );
+        report.cases[0].profile = Some(profile(0, "r.svg"));
+        let p = svg_path_problems(&report, &[("r.svg", "the report itself")]);
+        assert!(
+            p[0].as_deref().unwrap().contains("the report itself"),
+            "{p:?}"
+        );
     }
 }
