@@ -533,30 +533,28 @@ fn run_case(case: &Case, ctx: &CaseContext<'_>) -> Result<CaseResult, RunError> 
         let mut scratch = Vec::new();
         let mut scratch_verified = 0;
         for _ in 0..OVERHEAD_ROUNDS {
-            if let Some((s, _, _)) = sample(
-                &session,
-                &tids,
-                &plan.measure.sample,
-                &mut jobs,
-                &mut scratch,
-                ctx.stop,
-            ) {
-                off.push(s.hashes_per_sec());
+            for profiled in [false, true] {
+                let profiler = match profiled {
+                    true => Some(Profiler::start(plan.profile.frequency_hz).map_err(profile_err)?),
+                    false => None,
+                };
+                let sampled = sample(
+                    &session,
+                    &tids,
+                    &plan.measure.sample,
+                    &mut jobs,
+                    &mut scratch,
+                    ctx.stop,
+                );
+                if let Some(p) = profiler {
+                    p.finish().map_err(profile_err)?;
+                }
+                verify_new(&scratch, &mut scratch_verified, case.backend).map_err(backend_err)?;
+                if let Some((s, _, _)) = sampled {
+                    let rates = if profiled { &mut on } else { &mut off };
+                    rates.push(s.hashes_per_sec());
+                }
             }
-            verify_new(&scratch, &mut scratch_verified, case.backend).map_err(backend_err)?;
-            let p = Profiler::start(plan.profile.frequency_hz).map_err(profile_err)?;
-            if let Some((s, _, _)) = sample(
-                &session,
-                &tids,
-                &plan.measure.sample,
-                &mut jobs,
-                &mut scratch,
-                ctx.stop,
-            ) {
-                on.push(s.hashes_per_sec());
-            }
-            p.finish().map_err(profile_err)?;
-            verify_new(&scratch, &mut scratch_verified, case.backend).map_err(backend_err)?;
         }
         if let (Some(without), Some(with)) = (
             crate::report::stats::median(&off),
