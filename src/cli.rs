@@ -45,6 +45,9 @@ pub enum Command {
     Export(ExportArgs),
     /// Merge reports of one scenario (rounds of one build) into one report with every sample.
     MergeReports(MergeReportsArgs),
+    /// Series of many runs per case and machine, with change points (E-divisive means and a
+    /// Student t-test, as Apache Otava finds them).
+    History(HistoryArgs),
 }
 
 #[derive(Debug, Args)]
@@ -85,6 +88,10 @@ pub struct RunArgs {
     /// With --baseline: compare even if the baseline was measured on another machine.
     #[arg(long)]
     pub allow_different_machines: bool,
+    /// Append each finished run's cases to the SQLite database FILE (created if missing), for
+    /// `minebench history --db FILE`. An interrupted run is not appended.
+    #[arg(long, value_name = "FILE")]
+    pub history: Option<PathBuf>,
 }
 
 /// `--metric`: the clock rates are compared on.
@@ -262,4 +269,67 @@ pub struct MergeReportsArgs {
     /// Reports to merge (report.json files or report directories), all of one scenario and build.
     #[arg(required = true)]
     pub inputs: Vec<PathBuf>,
+}
+
+/// `--order` of `minebench history`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OrderArg {
+    /// By the time each run started.
+    Time,
+    /// By commit, oldest first, as `git rev-list --topo-order` of --repo lists them; runs of
+    /// one commit by time; runs of commits not in that history are left out.
+    Commit,
+}
+
+/// `minebench history`.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// report.json files, or directories searched recursively for report.json.
+    pub paths: Vec<PathBuf>,
+    /// A database written by `run --history FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub db: Option<PathBuf>,
+    /// Only this case id (repeatable).
+    #[arg(long = "case", value_name = "ID")]
+    pub cases: Vec<String>,
+    /// Order of the points of a series.
+    #[arg(long, value_enum, default_value_t = OrderArg::Time)]
+    pub order: OrderArg,
+    /// With --order commit: the git repository whose history orders the commits.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub repo: PathBuf,
+    /// The rate analysed: `wall` (median hashes per second) or `cpu` (per CPU second).
+    #[arg(long, value_enum, default_value_t = MetricArg::Wall)]
+    pub metric: MetricArg,
+    /// Largest p-value of a change point (Otava's -P, default 0.001).
+    #[arg(
+        long = "p-value",
+        value_name = "P",
+        default_value_t = 0.001,
+        allow_negative_numbers = true
+    )]
+    pub p_value: f64,
+    /// Smallest change, in percent, a change point must exceed (Otava's --magnitude × 100).
+    #[arg(
+        long,
+        value_name = "PCT",
+        default_value_t = 0.0,
+        allow_negative_numbers = true
+    )]
+    pub min_magnitude: f64,
+    /// Points analysed at once (Otava's --window, default 50; at least 2).
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    pub window: usize,
+    /// Print the series and change points as JSON instead of tables.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write the change points as a Markdown table to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
+    /// Draw each series with its change points into DIR (SVG and PNG).
+    #[arg(long, value_name = "DIR")]
+    pub plot: Option<PathBuf>,
+    /// Export each series as DIR/<series>.csv with DIR/otava.yaml, the input of `otava analyze`.
+    #[arg(long, value_name = "DIR")]
+    pub csv: Option<PathBuf>,
 }

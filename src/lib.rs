@@ -4,6 +4,7 @@
 //! stage has one owning module; see the README for the map.
 
 pub mod error;
+pub mod history_store;
 pub mod input;
 pub mod pow;
 pub mod probe;

@@ -7,6 +7,7 @@ pub mod compare;
 pub mod export;
 pub mod flame;
 pub mod hash;
+pub mod history;
 pub mod render;
 pub mod run;
 pub mod scan;
@@ -35,6 +36,7 @@ pub fn dispatch(command: Command) -> Result<u8> {
         Command::Compare(args) => compare::run(&args),
         Command::Export(args) => export::run(&args),
         Command::MergeReports(args) => compare::merge(&args),
+        Command::History(args) => history::run(&args),
     }
 }
 

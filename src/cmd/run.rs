@@ -77,6 +77,7 @@ pub fn run(args: &RunArgs) -> Result<u8> {
     // input error that costs nothing.
     let baseline = BaselineJob::prepare(args, plans.len())?;
     super::check_dir_writable(&args.out, "--out")?;
+    let mut history = super::history::open_store(args.history.as_deref())?;
     let stop = run::interrupt_flag();
     let opts = RunOptions {
         out_root: args.out.clone(),
@@ -102,6 +103,7 @@ pub fn run(args: &RunArgs) -> Result<u8> {
         for path in written {
             minebench::note!("        {}", path.display());
         }
+        super::history::append_run(history.as_mut(), &outcome.report, &outcome.report_path)?;
         if outcome.report.interrupted {
             if let Some(name) = &args.save_baseline {
                 minebench::note!("baseline {name} not saved: the run was interrupted");

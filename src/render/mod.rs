@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 
 pub mod flamegraph;
+pub mod history;
+pub mod history_plot;
 pub mod html;
 pub mod markdown;
 pub mod plots;

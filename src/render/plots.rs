@@ -161,7 +161,7 @@ pub fn draw_all(report: &Report, plots_dir: &Path) -> Result<PlotsOutcome, Rende
 /// Registers the embedded font exactly once per process. plotters keeps fonts in a global
 /// table; registering again would only replace the entry, but there is no reason to parse the
 /// TTF more than once.
-fn register_font_once() -> Result<(), RenderError> {
+pub(crate) fn register_font_once() -> Result<(), RenderError> {
     static REGISTERED: OnceLock<bool> = OnceLock::new();
     let ok = *REGISTERED.get_or_init(|| {
         plotters::style::register_font(FONT, FontStyle::Normal, FONT_BYTES).is_ok()
@@ -854,7 +854,7 @@ fn err<E: std::fmt::Display>(e: E) -> String {
 /// Text in the embedded font. Use even sizes: plotters' ab_glyph rasteriser places each glyph
 /// at `trunc(size / 2 + glyph top)`, and with an odd size that truncation rounds tall and short
 /// glyphs differently, lifting a decimal point a pixel above the baseline in the PNGs.
-fn font(size: u32) -> TextStyle<'static> {
+pub(crate) fn font(size: u32) -> TextStyle<'static> {
     debug_assert!(
         size.is_multiple_of(2),
         "odd font sizes misplace small glyphs in PNGs"
@@ -1202,7 +1202,7 @@ fn write_chart(dir: &Path, name: &str, chart: &Chart) -> Result<Vec<PathBuf>, Re
 }
 
 /// An 8-bit RGB buffer as PNG bytes.
-fn encode_png(rgb: &[u8], w: u32, h: u32) -> Result<Vec<u8>, png::EncodingError> {
+pub(crate) fn encode_png(rgb: &[u8], w: u32, h: u32) -> Result<Vec<u8>, png::EncodingError> {
     let mut out = Vec::new();
     let mut encoder = png::Encoder::new(&mut out, w, h);
     encoder.set_color(png::ColorType::Rgb);

@@ -3,6 +3,7 @@
 pub mod build;
 pub mod compare;
 pub mod export;
+pub mod history;
 pub mod merge;
 pub mod schema;
 pub mod stats;

@@ -509,7 +509,7 @@ fn stirling_error(a: f64) -> f64 {
 
 /// lnΓ(a) for a ≥ ½ (the only shapes used here), Lanczos approximation (g = 7, n = 9), relative
 /// error around 1e-15.
-fn ln_gamma(a: f64) -> f64 {
+pub(crate) fn ln_gamma(a: f64) -> f64 {
     const G: f64 = 7.0;
     const COEF: [f64; 9] = [
         0.999_999_999_999_809_9,
