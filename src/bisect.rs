@@ -16,7 +16,7 @@ use serde::Serialize;
 use crate::report::compare::{compare, CaseComparison, CompareError, CompareOptions};
 use crate::report::merge::{merge_reports, MergeError};
 use crate::report::stats::Verdict;
-use crate::report::Report;
+use crate::report::{Metric, Report};
 
 /// How a bisection measures and decides.
 #[derive(Debug, Clone)]
@@ -106,8 +106,10 @@ pub struct Step {
     /// `rev` (new) against `good` (base), on this step's rounds only.
     pub comparison: CaseComparison,
     pub mark: Mark,
-    /// True when the comparison stayed inconclusive after every extra round and the mark is a
-    /// judgement: bad when `rev`'s median is nearer the bad revision's than the good one's.
+    /// True when the mark is a judgement rather than the verdict: the comparison stayed
+    /// inconclusive after every extra round, or `rev` was significantly slower yet nearer the
+    /// good revision's median than the bad one's (then marked good). A judgement marks bad
+    /// when `rev`'s median is nearer the bad revision's than the good one's.
     pub judged: bool,
 }
 
@@ -125,6 +127,8 @@ pub struct Evidence {
 #[derive(Debug, Clone, Serialize)]
 pub struct Bisection {
     pub case: String,
+    /// The clock the rates were compared on.
+    pub metric: Metric,
     /// The first bad revision; `None` when BAD was not slower than GOOD (nothing to bisect).
     pub first_bad: Option<usize>,
     /// BAD against GOOD, then each midpoint, in the order measured.
@@ -137,9 +141,11 @@ pub struct Bisection {
 ///
 /// First GOOD and BAD are measured, interleaved; unless BAD is significantly slower (after extra
 /// rounds if inconclusive) the result has no first bad revision. Then each midpoint is measured
-/// interleaved with the current good revision and marked bad when slower, good when not
-/// (no change or faster: a speed-up is not the regression sought). A midpoint still
-/// inconclusive after `rounds × max_round_factor` rounds is judged by which median it is nearer.
+/// interleaved with the current good revision and marked bad when significantly slower and
+/// nearer BAD's median than the good one's (the one dominant step assumed: a slowdown much
+/// smaller than GOOD→BAD is noise or another regression), good otherwise (no change or faster:
+/// a speed-up is not the regression sought). A midpoint still inconclusive after
+/// `rounds × max_round_factor` rounds is judged by which median it is nearer.
 /// At most ceil(log2(revs - 1)) midpoints are measured.
 pub fn bisect<P: Probe>(
     revs: usize,
@@ -190,6 +196,7 @@ pub fn bisect<P: Probe>(
     }
     Ok(Bisection {
         case: opts.case.clone(),
+        metric: opts.compare.metric,
         first_bad,
         steps,
         evidence,
@@ -217,25 +224,19 @@ impl<P: Probe> Search<'_, P> {
             let comparison =
                 self.case_comparison(&merge(good, &good_side)?, &merge(rev, &new_side)?)?;
             let decided = match comparison.verdict {
-                Verdict::Slower => Some((Mark::Bad, false)),
+                Verdict::Slower if rev == bad => Some((Mark::Bad, false)),
+                // One dominant step means a bad midpoint is about as slow as BAD: significantly
+                // slower but nearer GOOD's median is noise or a smaller, other regression.
+                Verdict::Slower => Some(match self.nearer(&comparison, rev, &new_side, bad)? {
+                    Mark::Bad => (Mark::Bad, false),
+                    Mark::Good => (Mark::Good, true),
+                }),
                 Verdict::NoChange | Verdict::Faster => Some((Mark::Good, false)),
                 Verdict::Inconclusive if new_side.len() < max => None,
                 Verdict::Inconclusive if rev == bad => Some((Mark::Good, false)),
+                // Every round spent and still undecided: the nearer median decides.
                 Verdict::Inconclusive => {
-                    // Every round spent and still undecided: the nearer median decides, with
-                    // the bad side's rounds from the whole search (its own step may be long ago).
-                    let vs_bad =
-                        self.case_comparison(&self.merged(bad)?, &merge(rev, &new_side)?)?;
-                    let to_good = (comparison.new_median_hps - comparison.base_median_hps).abs();
-                    let to_bad = (vs_bad.new_median_hps - vs_bad.base_median_hps).abs();
-                    Some((
-                        if to_bad < to_good {
-                            Mark::Bad
-                        } else {
-                            Mark::Good
-                        },
-                        true,
-                    ))
+                    Some((self.nearer(&comparison, rev, &new_side, bad)?, true))
                 }
             };
             if let Some((mark, judged)) = decided {
@@ -252,6 +253,26 @@ impl<P: Probe> Search<'_, P> {
                 return Ok(step);
             }
         }
+    }
+
+    /// Bad when `rev`'s median (its rounds `new_side`) is nearer the bad revision's than the
+    /// good one's (`vs_good`). The bad side's rounds are all of the search's (its own step may
+    /// be long ago; the good side's are this step's, interleaved with `rev`).
+    fn nearer(
+        &self,
+        vs_good: &CaseComparison,
+        rev: usize,
+        new_side: &[Report],
+        bad: usize,
+    ) -> Result<Mark, P::Error> {
+        let vs_bad = self.case_comparison(&self.merged(bad)?, &merge(rev, new_side)?)?;
+        let to_good = (vs_good.new_median_hps - vs_good.base_median_hps).abs();
+        let to_bad = (vs_bad.new_median_hps - vs_bad.base_median_hps).abs();
+        Ok(if to_bad < to_good {
+            Mark::Bad
+        } else {
+            Mark::Good
+        })
     }
 
     /// One round of `rev`, cut down to the case bisected (a missing case is an error).
@@ -311,6 +332,8 @@ mod tests {
         slowdown: f64,
         /// A revision ~1 % slower than GOOD with ±8 % noise: no verdict either way.
         ambiguous: Option<usize>,
+        /// A revision 3 % slower than GOOD, with the usual ~1 % noise.
+        small: Option<usize>,
         rng: SplitMix64,
         runs: usize,
         measured: Vec<usize>,
@@ -323,6 +346,7 @@ mod tests {
                 first_bad,
                 slowdown,
                 ambiguous: None,
+                small: None,
                 rng: SplitMix64(7),
                 runs: 0,
                 measured: Vec::new(),
@@ -354,6 +378,8 @@ mod tests {
                 (0.99e7, 0.16)
             } else if slow {
                 (1e7 * (1.0 - self.slowdown), 0.02)
+            } else if self.small == Some(rev) {
+                (0.97e7, 0.02)
             } else {
                 (1e7, 0.02)
             };
@@ -445,6 +471,20 @@ mod tests {
         assert_eq!(step.comparison.verdict, Verdict::Inconclusive);
         assert!(step.judged);
         assert_eq!(step.rounds, 3);
+        assert_eq!(step.mark, Mark::Good);
+        assert_eq!(b.first_bad, Some(3));
+    }
+
+    #[test]
+    fn a_slowdown_much_smaller_than_the_step_counts_as_good() {
+        // GOOD→BAD is -30 %; rev 2 (the first midpoint) is significantly but only 3 % slower.
+        let mut fake = Fake::new(Some(3), 0.30);
+        fake.small = Some(2);
+        let b = bisect(5, &opts(), &mut fake).expect("bisects");
+        let step = &b.steps[1];
+        assert_eq!(step.rev, 2);
+        assert_eq!(step.comparison.verdict, Verdict::Slower);
+        assert!(step.judged);
         assert_eq!(step.mark, Mark::Good);
         assert_eq!(b.first_bad, Some(3));
     }
