@@ -48,6 +48,9 @@ pub enum Command {
     /// Series of many runs per case and machine, with change points (E-divisive means and a
     /// Student t-test, as Apache Otava finds them).
     History(HistoryArgs),
+    /// Find the commit where a case got slower: builds revisions between GOOD and BAD in
+    /// temporary worktrees and bisects, measuring interleaved rounds at each step.
+    Bisect(BisectArgs),
 }
 
 #[derive(Debug, Args)]
@@ -332,4 +335,51 @@ pub struct HistoryArgs {
     /// Export each series as DIR/<series>.csv with DIR/otava.yaml, the input of `otava analyze`.
     #[arg(long, value_name = "DIR")]
     pub csv: Option<PathBuf>,
+}
+
+/// `minebench bisect`.
+#[derive(Debug, Args)]
+pub struct BisectArgs {
+    /// A revision where the case is fast.
+    pub good: String,
+    /// A later revision (GOOD must be an ancestor) where it is slow.
+    pub bad: String,
+    /// Scenario file relative to the repository, read from each revision's worktree when it has
+    /// it there (else from the current checkout); an absolute path is used for every revision.
+    #[arg(default_value = "scenarios/quick.toml")]
+    pub scenario: PathBuf,
+    /// The id of the case bisected (as in the report: backend/scheduler/tTHREADS/difficulty).
+    #[arg(long = "case", value_name = "ID")]
+    pub case: String,
+    /// The git repository. Default: the top level of the one the current directory is in.
+    #[arg(long, value_name = "DIR")]
+    pub repo: Option<PathBuf>,
+    /// Rounds per revision at each step (each round one run, interleaved with the good side).
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub rounds: usize,
+    /// Build command, run with `sh -c` in each revision's worktree, with CARGO_TARGET_DIR set
+    /// (to its value here, else the repository's target/) so dependencies are built once.
+    #[arg(
+        long,
+        value_name = "CMD",
+        default_value = "cargo build --release --quiet --bin minebench"
+    )]
+    pub build: String,
+    /// The binary the build leaves: relative to the worktree, or absolute. Default:
+    /// $CARGO_TARGET_DIR/release/minebench.
+    #[arg(long, value_name = "PATH")]
+    pub bin: Option<PathBuf>,
+    /// Also write the result as DIR/bisect.md (Markdown) and DIR/bisect.json.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Keep the temporary worktrees, binaries and runs (their directory is printed).
+    #[arg(long)]
+    pub keep: bool,
+    /// The clock compared: `wall` (hashes per elapsed second) or `cpu` (hashes per second of
+    /// worker CPU time, much less moved by other load on the machine).
+    #[arg(long, value_enum, default_value_t = MetricArg::Wall)]
+    pub metric: MetricArg,
+    /// Print the result as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }

@@ -3,6 +3,7 @@
 //! Data flows one way: scenario → plan → run (measurements) → report → render / compare. Each
 //! stage has one owning module; see the README for the map.
 
+pub mod bisect;
 pub mod error;
 pub mod history_store;
 pub mod input;

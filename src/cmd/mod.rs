@@ -3,6 +3,7 @@
 
 pub mod backends;
 pub mod baseline;
+pub mod bisect;
 pub mod compare;
 pub mod export;
 pub mod flame;
@@ -37,6 +38,7 @@ pub fn dispatch(command: Command) -> Result<u8> {
         Command::Export(args) => export::run(&args),
         Command::MergeReports(args) => compare::merge(&args),
         Command::History(args) => history::run(&args),
+        Command::Bisect(args) => bisect::run(&args),
     }
 }
 
