@@ -86,8 +86,10 @@ fn bisect(repo: &Path, good: &str, bad: &str, case: &str) -> assert_cmd::Command
         "scen.toml",
         "--case",
         case,
+        // Three rounds a side: on a loaded 2-core machine two rounds misjudged a step about one
+        // time in four.
         "--rounds",
-        "2",
+        "3",
         // CPU time: other load on a small machine moves elapsed-time rates by tens of percent.
         "--metric",
         "cpu",

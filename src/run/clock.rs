@@ -30,10 +30,16 @@ fn civil(t: SystemTime) -> (i64, u32, u32, u32, u32, u32) {
     )
 }
 
-/// `2026-11-21T09:48:00Z`
+/// `2026-11-21T09:48:00.123456Z`: microseconds, so two short runs started in the same second
+/// (rounds of one revision in `compare-revs.sh` or `bisect`) still have distinct start times,
+/// which is how `merge-reports` and `history` tell runs apart. Fixed width, so the strings sort
+/// as the instants do.
 pub fn rfc3339(t: SystemTime) -> String {
     let (y, mo, d, h, mi, s) = civil(t);
-    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
+    let micros = t
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_micros());
+    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{micros:06}Z")
 }
 
 /// `20261121T094800Z`: sortable and safe in a directory name.
@@ -49,13 +55,17 @@ mod tests {
 
     #[test]
     fn known_instants() {
-        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00.000000Z");
         // 2024-02-29 12:34:56 UTC (a leap day) = 1709210096.
         let t = UNIX_EPOCH + Duration::from_secs(1_709_210_096);
-        assert_eq!(rfc3339(t), "2024-02-29T12:34:56Z");
+        assert_eq!(rfc3339(t), "2024-02-29T12:34:56.000000Z");
+        assert_eq!(
+            rfc3339(t + Duration::from_nanos(7_654_321)),
+            "2024-02-29T12:34:56.007654Z"
+        );
         assert_eq!(compact(t), "20240229T123456Z");
         // Bitcoin's genesis block time.
         let t = UNIX_EPOCH + Duration::from_secs(1_231_006_505);
-        assert_eq!(rfc3339(t), "2009-01-03T18:15:05Z");
+        assert_eq!(rfc3339(t), "2009-01-03T18:15:05.000000Z");
     }
 }
