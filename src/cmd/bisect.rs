@@ -16,6 +16,7 @@ use minebench::report::compare::CaseComparison;
 use minebench::report::Report;
 use minebench::run::output::write_atomic;
 
+use super::compare::change_text;
 use crate::cli::BisectArgs;
 
 /// Exit status when BAD is not slower than GOOD: nothing to bisect (not an input error, not a
@@ -440,16 +441,6 @@ fn mark_text(m: Mark) -> &'static str {
     match m {
         Mark::Good => "good",
         Mark::Bad => "bad",
-    }
-}
-
-fn change_text(c: &CaseComparison) -> String {
-    match c.change {
-        Some(ch) => format!(
-            "{:+.2} % [{:+.2}, {:+.2}]",
-            ch.change_pct, ch.change_ci95_low_pct, ch.change_ci95_high_pct
-        ),
-        None => "n/a".to_string(),
     }
 }
 

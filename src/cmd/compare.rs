@@ -310,7 +310,8 @@ fn verdict_text(v: Verdict) -> &'static str {
     }
 }
 
-fn change_text(c: &CaseComparison) -> String {
+/// A case's change as `+1.23 % [+0.50, +2.00]` (its 95 % CI), or `n/a`.
+pub fn change_text(c: &CaseComparison) -> String {
     match c.change {
         Some(ch) => format!(
             "{:+.2} % [{:+.2}, {:+.2}]",
