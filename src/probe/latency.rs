@@ -7,7 +7,7 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
+use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
@@ -27,8 +27,9 @@ pub struct LatencySummary {
     pub p999_ns: u64,
     pub max_ns: u64,
     pub mean_ns: f64,
-    /// The histogram, V2 serialized (`hdrhistogram::serialization::V2Serializer`), base64
-    /// standard alphabet.
+    /// The histogram in HdrHistogram's compressed V2 encoding (cookie 0x1c849314, zlib), base64
+    /// standard alphabet: the form every HdrHistogram library decodes. Reports written before
+    /// used the uncompressed V2 form (0x1c849313); [`decode`] reads both.
     pub histogram_b64: String,
 }
 
@@ -42,7 +43,7 @@ pub fn new_histogram() -> Histogram<u64> {
 /// Percentiles are hdrhistogram's "highest equivalent value" (within 0.1 % of the truth).
 pub fn summarize(h: &Histogram<u64>) -> Result<LatencySummary, ProbeError> {
     let mut bytes = Vec::new();
-    V2Serializer::new()
+    V2DeflateSerializer::new()
         .serialize(h, &mut bytes)
         .map_err(|e| ProbeError::Histogram(format!("V2 serialization failed: {e:?}")))?;
     let empty = h.is_empty();
@@ -66,7 +67,7 @@ pub fn summarize(h: &Histogram<u64>) -> Result<LatencySummary, ProbeError> {
     })
 }
 
-/// Rebuilds a histogram from [`LatencySummary::histogram_b64`].
+/// Rebuilds a histogram from [`LatencySummary::histogram_b64`], compressed or not.
 pub fn decode(b64: &str) -> Result<Histogram<u64>, ProbeError> {
     let bytes = STANDARD
         .decode(b64.trim())
@@ -119,6 +120,22 @@ mod tests {
         assert_eq!(back.len(), h.len());
         let again = summarize(&back).unwrap();
         assert_eq!(again, s);
+    }
+
+    #[test]
+    fn histograms_are_written_compressed_and_read_in_both_encodings() {
+        use hdrhistogram::serialization::V2Serializer;
+        let h = sample();
+        let s = summarize(&h).unwrap();
+        let bytes = STANDARD.decode(&s.histogram_b64).unwrap();
+        // The compressed V2 cookie, which HdrHistogram's Java, C, Go and Python decoders read.
+        assert_eq!(bytes[..4], 0x1c84_9314u32.to_be_bytes());
+        // An older report's uncompressed V2 form still decodes to the same histogram.
+        let mut plain = Vec::new();
+        V2Serializer::new().serialize(&h, &mut plain).unwrap();
+        assert_eq!(plain[..4], 0x1c84_9313u32.to_be_bytes());
+        let old = decode(&STANDARD.encode(&plain)).unwrap();
+        assert_eq!(summarize(&old).unwrap(), s);
     }
 
     #[test]
