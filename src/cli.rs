@@ -107,10 +107,10 @@ pub enum MetricArg {
 }
 
 impl MetricArg {
-    pub fn metric(self) -> minebench::report::Metric {
+    pub fn metric(self) -> crate::report::Metric {
         match self {
-            MetricArg::Wall => minebench::report::Metric::Wall,
-            MetricArg::Cpu => minebench::report::Metric::Cpu,
+            MetricArg::Wall => crate::report::Metric::Wall,
+            MetricArg::Cpu => crate::report::Metric::Cpu,
         }
     }
 }

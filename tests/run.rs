@@ -72,7 +72,7 @@ fn a_profiled_run_writes_a_complete_report() {
         .unwrap()
         .starts_with("tiny-"));
     let r = read_report(&dir);
-    assert_eq!(r["schema"], "minebench.report/v1");
+    assert_eq!(r["schema"], "minebench.report/v2");
     assert_eq!(r["interrupted"], false);
     assert_eq!(r["scenario"]["name"], "tiny");
     assert!(r["machine"]["logical_cores"].as_u64().unwrap() >= 1);

@@ -41,7 +41,7 @@ pub fn bench(c: &mut Criterion) {
                 &cfg,
                 |b, cfg| {
                     b.iter(|| {
-                        let out = scan_range(sched, backend.clone(), &work, range, cfg)
+                        let out = scan_range(&sched, backend.clone(), &work, range, cfg)
                             .expect("scheduler scan succeeds");
                         assert_eq!(out.hashes, RANGE);
                         out.hits.len()

@@ -1,13 +1,15 @@
-//! `minebench backends`: what can hash here, fastest first, and why the rest cannot.
+//! `minebench backends`: what can hash here (built-ins fastest first, then the registry's own),
+//! why the rest cannot, and the schedulers.
 
 use anyhow::Result;
 use serde::Serialize;
 
-use minebench::pow::{cpu_features, Availability, BackendKind};
+use crate::pow::{cpu_features, Availability};
+use crate::Registry;
 
 #[derive(Serialize)]
 struct Row {
-    name: &'static str,
+    name: String,
     available: bool,
     reason: Option<String>,
 }
@@ -15,30 +17,35 @@ struct Row {
 #[derive(Serialize)]
 struct Listing {
     /// The backend `auto` resolves to.
-    auto: &'static str,
+    auto: String,
     backends: Vec<Row>,
+    schedulers: Vec<Row>,
     cpu_features: std::collections::BTreeMap<&'static str, bool>,
 }
 
-pub fn run(json: bool) -> Result<u8> {
-    let rows: Vec<Row> = BackendKind::ALL
-        .iter()
-        .map(|&k| match k.availability() {
+fn rows(list: Vec<(String, Availability)>) -> Vec<Row> {
+    list.into_iter()
+        .map(|(name, availability)| match availability {
             Availability::Available => Row {
-                name: k.name(),
+                name,
                 available: true,
                 reason: None,
             },
             Availability::Unavailable(reason) => Row {
-                name: k.name(),
+                name,
                 available: false,
                 reason: Some(reason),
             },
         })
-        .collect();
+        .collect()
+}
+
+pub fn run(json: bool, registry: &Registry) -> Result<u8> {
+    let catalog = registry.catalog();
     let listing = Listing {
-        auto: BackendKind::detect().name(),
-        backends: rows,
+        auto: catalog.auto,
+        backends: rows(catalog.backends),
+        schedulers: rows(catalog.schedulers),
         cpu_features: cpu_features().into_iter().collect(),
     };
     if json {
@@ -53,6 +60,8 @@ pub fn run(json: bool) -> Result<u8> {
         };
         text.push_str(&format!("{:<15} {status}\n", row.name));
     }
+    let schedulers: Vec<&str> = listing.schedulers.iter().map(|r| r.name.as_str()).collect();
+    text.push_str(&format!("schedulers: {}\n", schedulers.join(", ")));
     let features: Vec<String> = listing
         .cpu_features
         .iter()

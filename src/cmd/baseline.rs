@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
-use minebench::error::{InputError, UsageError};
+use crate::error::{InputError, UsageError};
 
 /// A baseline name is `[A-Za-z0-9._-]+` and does not start with a dot (which would allow `.`,
 /// `..` and clash with the temporary directories of [`save`]).

@@ -1,4 +1,4 @@
-//! `minebench bisect`: find the commit where a case got slower. The search is `minebench::bisect`;
+//! `minebench bisect`: find the commit where a case got slower. The search is `crate::bisect`;
 //! this is the I/O around it that `scripts/compare-revs.sh` does for two revisions: git
 //! (revisions, temporary worktrees), the build command, one `run --no-profile` per round with
 //! each revision's own binary, and printing the result.
@@ -10,11 +10,11 @@ use std::process::{Command, Stdio};
 use anyhow::{anyhow, Context, Result};
 use serde_json::json;
 
-use minebench::bisect::{self, BisectError, BisectOptions, Bisection, Mark, Probe};
-use minebench::error::UsageError;
-use minebench::report::compare::CaseComparison;
-use minebench::report::Report;
-use minebench::run::output::write_atomic;
+use crate::bisect::{self, BisectError, BisectOptions, Bisection, Mark, Probe};
+use crate::error::UsageError;
+use crate::report::compare::CaseComparison;
+use crate::report::Report;
+use crate::run::output::write_atomic;
 
 use super::compare::change_text;
 use crate::cli::BisectArgs;
@@ -89,7 +89,7 @@ pub fn run(args: &BisectArgs) -> Result<u8> {
         _ => repo.join("target"),
     };
     let tmp = make_temp_dir()?;
-    minebench::note!(
+    crate::note!(
         "bisecting {} over {} commit(s) ({} .. {}), {} round(s) a step; work in {}",
         args.case,
         revs.len() - 1,
@@ -113,7 +113,7 @@ pub fn run(args: &BisectArgs) -> Result<u8> {
     let result = bisect::bisect(revs.len(), &opts, &mut probe);
     drop(probe);
     if args.keep {
-        minebench::note!("kept worktrees, binaries and runs in {}", tmp.display());
+        crate::note!("kept worktrees, binaries and runs in {}", tmp.display());
     } else {
         let _ = std::fs::remove_dir_all(&tmp);
     }
@@ -135,7 +135,7 @@ pub fn run(args: &BisectArgs) -> Result<u8> {
     match b.first_bad {
         Some(_) => Ok(0),
         None => {
-            minebench::note!(
+            crate::note!(
                 "no regression between GOOD and BAD to bisect: {} is not slower at {} than at {}",
                 b.case,
                 short(&bad),
@@ -293,7 +293,7 @@ impl Revisions<'_> {
             return Ok(bin.clone());
         }
         let r = &self.revs[rev];
-        minebench::note!("== building {} ({})", short(&r.sha), r.subject);
+        crate::note!("== building {} ({})", short(&r.sha), r.subject);
         let wt = self.worktree(rev);
         git(
             &self.repo,
@@ -366,7 +366,7 @@ impl Probe for Revisions<'_> {
             .tmp
             .join("runs")
             .join(format!("{}-{round}", short(sha)));
-        minebench::note!("   run {} round {round}", short(sha));
+        crate::note!("   run {} round {round}", short(sha));
         let output = Command::new(&bin)
             .arg("run")
             .arg(self.scenario(rev))
@@ -403,7 +403,7 @@ impl Probe for Revisions<'_> {
         } else {
             ""
         };
-        minebench::note!(
+        crate::note!(
             "== {} vs {}: {} over {} round(s) → {}{judged}",
             short(&r.sha),
             short(&self.revs[step.good].sha),
@@ -513,13 +513,13 @@ fn console(b: &Bisection, revs: &[Rev]) -> String {
 /// The rate unit of the clock compared.
 fn unit(b: &Bisection) -> &'static str {
     match b.metric {
-        minebench::report::Metric::Cpu => "MH/cpu-s",
-        minebench::report::Metric::Wall => "MH/s",
+        crate::report::Metric::Cpu => "MH/cpu-s",
+        crate::report::Metric::Wall => "MH/s",
     }
 }
 
 fn verdict(c: &CaseComparison) -> &'static str {
-    use minebench::report::stats::Verdict;
+    use crate::report::stats::Verdict;
     match c.verdict {
         Verdict::Faster => "faster",
         Verdict::Slower => "SLOWER",

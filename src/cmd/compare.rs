@@ -6,12 +6,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
-use minebench::error::{InputError, UsageError};
-use minebench::report::compare::{self, CaseComparison, CompareOptions, Comparison, Side};
-use minebench::report::merge::{merge_reports, MergeError};
-use minebench::report::stats::Verdict;
-use minebench::report::{Metric, Report};
-use minebench::run::output::write_atomic;
+use crate::error::{InputError, UsageError};
+use crate::report::compare::{self, CaseComparison, CompareOptions, Comparison, Side};
+use crate::report::merge::{merge_reports, MergeError};
+use crate::report::stats::Verdict;
+use crate::report::{Metric, Report};
+use crate::run::output::write_atomic;
 
 use super::baseline;
 use crate::cli::{CompareArgs, GateArgs, MergeReportsArgs};
@@ -124,7 +124,7 @@ pub fn merge(args: &MergeReportsArgs) -> Result<u8> {
     write_atomic(&out, &json)
         .map_err(|e| InputError(format!("{}: cannot write: {e}", out.display())))?;
     let samples: usize = merged.cases.iter().map(|c| c.samples.len()).sum();
-    minebench::note!(
+    crate::note!(
         "merged {} reports: {} cases, {samples} samples -> {}",
         reports.len(),
         merged.cases.len(),
@@ -264,21 +264,19 @@ pub fn gate(c: &Comparison, args: &GateArgs) -> u8 {
         }
         _ => "FAILED (exit 1)",
     };
-    minebench::note!("gate --fail-on-regression {pct}: {outcome}");
+    crate::note!("gate --fail-on-regression {pct}: {outcome}");
     for case in &gate.regressed {
-        minebench::note!(
+        crate::note!(
             "  {}  slower by more than {pct} %: {}",
             case.id,
             change_text(case)
         );
     }
     for id in &gate.missing {
-        minebench::note!(
-            "  {id}  in the base but not in the new report: not judged, so not passed"
-        );
+        crate::note!("  {id}  in the base but not in the new report: not judged, so not passed");
     }
     if gate.nothing_compared {
-        minebench::note!(
+        crate::note!(
             "  no case in common between base ({:?}) and new ({:?}): nothing was judged",
             c.base.scenario,
             c.new.scenario
@@ -290,7 +288,7 @@ pub fn gate(c: &Comparison, args: &GateArgs) -> u8 {
         } else {
             "too few samples for significance"
         };
-        minebench::note!(
+        crate::note!(
             "  {}  undecided: {} ({why}; {} vs {} samples)",
             case.id,
             change_text(case),

@@ -3,9 +3,9 @@
 
 use anyhow::Result;
 
-use minebench::error::UsageError;
-use minebench::report::export::{self, Format};
-use minebench::run::output::write_atomic;
+use crate::error::UsageError;
+use crate::report::export::{self, Format};
+use crate::run::output::write_atomic;
 
 use crate::cli::{ExportArgs, ExportFormat};
 
@@ -24,7 +24,7 @@ pub fn run(args: &ExportArgs) -> Result<u8> {
             write_atomic(path, text.as_bytes()).map_err(|e| {
                 UsageError::new("--out", format!("{}: cannot write: {e}", path.display()))
             })?;
-            minebench::note!(
+            crate::note!(
                 "{} export of {} cases -> {}",
                 format.name(),
                 report.cases.len(),

@@ -9,11 +9,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
-use minebench::error::{InputError, UsageError};
-use minebench::input::{read_text, MAX_FOLDED_BYTES};
-use minebench::render::flamegraph::{diff_flamegraph_svg, folded_stats, DiffScale};
-use minebench::report::resolve_inside;
-use minebench::run::output::write_atomic;
+use crate::error::{InputError, UsageError};
+use crate::input::{read_text, MAX_FOLDED_BYTES};
+use crate::render::flamegraph::{diff_flamegraph_svg, folded_stats, DiffScale};
+use crate::report::resolve_inside;
+use crate::run::output::write_atomic;
 
 use crate::cli::FlameArgs;
 
@@ -43,7 +43,7 @@ pub fn run(args: &FlameArgs) -> Result<u8> {
         } else {
             (&b.label, "--hashes-b")
         };
-        minebench::note!("note: not scaled per hash: {missing} has no hash count (give {flag} N)");
+        crate::note!("note: not scaled per hash: {missing} has no hash count (give {flag} N)");
     }
     // Per-hash scaling needs both counts; with one missing, scaling only one side would make
     // the colours mean nothing, so neither is scaled and the subtitle says so.
@@ -63,7 +63,7 @@ pub fn run(args: &FlameArgs) -> Result<u8> {
     let out = &args.out;
     write_atomic(out, &svg)
         .map_err(|e| InputError(format!("--out {}: cannot write: {e}", out.display())))?;
-    minebench::note!("wrote {}", out.display());
+    crate::note!("wrote {}", out.display());
     Ok(0)
 }
 

@@ -3,8 +3,8 @@
 use anyhow::Result;
 use serde::Serialize;
 
-use minebench::error::UsageError;
-use minebench::pow::{display_hash, hash_leading_zero_bits, reference, Header, Target};
+use crate::error::UsageError;
+use crate::pow::{display_hash, hash_leading_zero_bits, reference, Header, Target};
 
 #[derive(Serialize)]
 struct HashOutput {

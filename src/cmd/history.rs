@@ -11,12 +11,12 @@ use std::process::Command;
 use anyhow::Result;
 use serde_json::json;
 
-use minebench::error::{InputError, UsageError};
-use minebench::history_store::Store;
-use minebench::render::{history as text, history_plot};
-use minebench::report::history::{self, Analysed, HistoryRow, Options, Order};
-use minebench::report::Report;
-use minebench::run::output::write_atomic;
+use crate::error::{InputError, UsageError};
+use crate::history_store::Store;
+use crate::render::{history as text, history_plot};
+use crate::report::history::{self, Analysed, HistoryRow, Options, Order};
+use crate::report::Report;
+use crate::run::output::write_atomic;
 
 use crate::cli::{HistoryArgs, OrderArg};
 
@@ -47,7 +47,7 @@ pub fn run(args: &HistoryArgs) -> Result<u8> {
         ));
     }
     if interrupted > 0 {
-        minebench::note!("left out {interrupted} interrupted run(s)");
+        crate::note!("left out {interrupted} interrupted run(s)");
     }
     if let Some(db) = &args.db {
         let store = Store::open_existing(db).map_err(|e| InputError(format!("--db: {e}")))?;
@@ -70,20 +70,20 @@ pub fn run(args: &HistoryArgs) -> Result<u8> {
     };
     let grouped = history::group(&rows, args.metric.metric(), &order);
     if grouped.duplicates > 0 {
-        minebench::note!(
+        crate::note!(
             "counted once: {} case row(s) seen twice",
             grouped.duplicates
         );
     }
     if grouped.without_metric > 0 {
-        minebench::note!(
+        crate::note!(
             "left out {} case row(s) without a {} rate",
             grouped.without_metric,
             args.metric.metric().name()
         );
     }
     if grouped.outside_commit_order > 0 {
-        minebench::note!(
+        crate::note!(
             "left out {} case row(s) whose commit is not in the history of {}",
             grouped.outside_commit_order,
             args.repo.display()
@@ -103,7 +103,7 @@ pub fn run(args: &HistoryArgs) -> Result<u8> {
     if let Some(dir) = &args.plot {
         for a in &analysed {
             for path in history_plot::write(a, dir, &text::series_stem(&a.series))? {
-                minebench::note!("wrote {}", path.display());
+                crate::note!("wrote {}", path.display());
             }
         }
     }
@@ -135,11 +135,11 @@ pub fn open_store(path: Option<&Path>) -> Result<Option<Store>> {
 pub fn append_run(store: Option<&mut Store>, report: &Report, report_path: &Path) -> Result<()> {
     let Some(store) = store else { return Ok(()) };
     if report.interrupted {
-        minebench::note!("history: interrupted run not appended");
+        crate::note!("history: interrupted run not appended");
         return Ok(());
     }
     let added = store.append(report, report_path)?;
-    minebench::note!("history: {added} case(s) appended");
+    crate::note!("history: {added} case(s) appended");
     Ok(())
 }
 
@@ -185,7 +185,7 @@ fn report_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
             let before = out.len();
             walk(path, &mut out)?;
             if out.len() == before {
-                minebench::note!("{}: no report.json under it", path.display());
+                crate::note!("{}: no report.json under it", path.display());
             }
         } else {
             out.push(path.clone());
@@ -261,7 +261,7 @@ fn write_csv(dir: &Path, analysed: &[Analysed]) -> Result<()> {
     let config = dir.join("otava.yaml");
     write_atomic(&config, text::otava_config(&tests, metric).as_bytes())
         .map_err(|e| cannot(&config, e))?;
-    minebench::note!(
+    crate::note!(
         "wrote {} series as CSV and {}",
         tests.len(),
         config.display()

@@ -19,19 +19,20 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Result;
 
-use minebench::error::UsageError;
+use crate::error::UsageError;
 
 use crate::cli::Command;
+use crate::Registry;
 
 /// Runs one parsed command; the returned code is the process exit status on success paths
 /// (a detected regression returns 1 without being an error of minebench itself).
-pub fn dispatch(command: Command) -> Result<u8> {
+pub fn dispatch(command: Command, registry: &Registry) -> Result<u8> {
     match command {
-        Command::Backends { json } => backends::run(json),
+        Command::Backends { json } => backends::run(json, registry),
         Command::Hash { header, json } => hash::run(&header, json),
-        Command::Scan(args) => scan::run(&args),
-        Command::Run(args) => run::run(&args),
-        Command::Plan(args) => run::plan(&args),
+        Command::Scan(args) => scan::run(&args, registry),
+        Command::Run(args) => run::run(&args, registry),
+        Command::Plan(args) => run::plan(&args, registry),
         Command::Render(args) => render::run(&args),
         Command::Flame(args) => flame::run(&args),
         Command::Compare(args) => compare::run(&args),

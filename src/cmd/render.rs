@@ -6,12 +6,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
-use minebench::error::InputError;
-use minebench::input::{read_text, MAX_FOLDED_BYTES, MAX_REPORT_BYTES};
-use minebench::render::flamegraph::flamegraph_svg;
-use minebench::render::{html, markdown, plots, Drawn, NotDrawn, RenderError};
-use minebench::report::{inside_dir, resolve_inside, svg_path_problems, Report};
-use minebench::run::output::write_atomic;
+use crate::error::InputError;
+use crate::input::{read_text, MAX_FOLDED_BYTES, MAX_REPORT_BYTES};
+use crate::render::flamegraph::flamegraph_svg;
+use crate::render::{html, markdown, plots, Drawn, NotDrawn, RenderError};
+use crate::report::{inside_dir, resolve_inside, svg_path_problems, Report};
+use crate::run::output::write_atomic;
 
 use crate::cli::RenderArgs;
 
@@ -35,7 +35,7 @@ pub fn render_dir(report: &Report, dir: &Path) -> Result<Vec<PathBuf>> {
 
 fn log_not_drawn(not_drawn: &[NotDrawn]) {
     for nd in not_drawn {
-        minebench::note!("not drawn: {}: {}", nd.output, nd.reason);
+        crate::note!("not drawn: {}: {}", nd.output, nd.reason);
     }
 }
 
@@ -217,7 +217,7 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<(), RenderError> {
 pub fn load_report(path: &Path) -> Result<Report, InputError> {
     let text = read_text(path, MAX_REPORT_BYTES, "report")
         .map_err(|e| InputError(format!("{}: {e}", path.display())))?;
-    minebench::report::compare::parse_report(&text)
+    crate::report::compare::parse_report(&text)
         .map_err(|e| InputError(format!("{}: {e}", path.display())))
 }
 
@@ -240,11 +240,11 @@ pub fn run(args: &RenderArgs) -> Result<u8> {
     // 2), unlike a write failing half-way through.
     super::check_dir_writable(&out, "--out")?;
     let rendered = render_report(&report, &args.report, &out)?;
-    super::emit(&minebench::render::table::summary(&report))?;
+    super::emit(&crate::render::table::summary(&report))?;
     log_not_drawn(&rendered.drawn.not_drawn);
-    minebench::note!("rendered {} into {}", args.report.display(), out.display());
+    crate::note!("rendered {} into {}", args.report.display(), out.display());
     for path in &rendered.written {
-        minebench::note!("        {}", path.display());
+        crate::note!("        {}", path.display());
     }
     Ok(0)
 }

@@ -5,22 +5,23 @@ use std::time::SystemTime;
 
 use anyhow::{Context, Result};
 
-use minebench::error::{InputError, UsageError};
-use minebench::probe::machine::Fingerprint;
-use minebench::report::compare::CompareOptions;
-use minebench::report::Report;
-use minebench::run::{self, RunOptions};
-use minebench::scenario::plan::Plan;
-use minebench::scenario::{self, PlanOptions};
+use crate::error::{InputError, UsageError};
+use crate::probe::machine::Fingerprint;
+use crate::report::compare::CompareOptions;
+use crate::report::Report;
+use crate::run::{self, RunOptions};
+use crate::scenario::plan::Plan;
+use crate::scenario::{self, PlanOptions};
+use crate::Registry;
 
 use super::{baseline, compare};
 use crate::cli::{PlanArgs, RunArgs};
 
 /// Loads every scenario before anything runs, so a typo in the third file costs no hashing.
-fn load_plans(files: &[PathBuf]) -> Result<Vec<Plan>> {
-    let opts = PlanOptions::detect();
+fn load_plans(files: &[PathBuf], registry: &Registry) -> Result<Vec<Plan>> {
+    let opts = PlanOptions::detect(registry);
     if files.is_empty() {
-        return Ok(vec![scenario::builtin_quick(&opts)]);
+        return Ok(vec![scenario::default_plan(&opts, registry)]);
     }
     files
         .iter()
@@ -28,8 +29,8 @@ fn load_plans(files: &[PathBuf]) -> Result<Vec<Plan>> {
         .collect()
 }
 
-pub fn plan(args: &PlanArgs) -> Result<u8> {
-    let plans = load_plans(args.file.as_slice())?;
+pub fn plan(args: &PlanArgs, registry: &Registry) -> Result<u8> {
+    let plans = load_plans(args.file.as_slice(), registry)?;
     print_plans(&plans, args.json)
 }
 
@@ -61,7 +62,7 @@ fn print_plans(plans: &[Plan], json: bool) -> Result<u8> {
     Ok(0)
 }
 
-pub fn run(args: &RunArgs) -> Result<u8> {
+pub fn run(args: &RunArgs, registry: &Registry) -> Result<u8> {
     if args.json && !args.dry_run {
         return Err(UsageError::new(
             "--json",
@@ -69,7 +70,7 @@ pub fn run(args: &RunArgs) -> Result<u8> {
         )
         .into());
     }
-    let plans = load_plans(&args.scenarios)?;
+    let plans = load_plans(&args.scenarios, registry)?;
     if args.dry_run {
         return print_plans(&plans, args.json);
     }
@@ -83,30 +84,31 @@ pub fn run(args: &RunArgs) -> Result<u8> {
         out_root: args.out.clone(),
         profile: !args.no_profile,
         calibrate: true,
+        subject: registry.subject().cloned(),
     };
     let mut code = 0;
     for plan in &plans {
         let started = SystemTime::now();
         let dir = run::create_run_dir(&args.out, plan, started)
             .map_err(|e| InputError(format!("--out: {e}")))?;
-        minebench::note!(
+        crate::note!(
             "running {} ({} cases) into {}",
             plan.name,
             plan.cases.len(),
             dir.display()
         );
-        let outcome = run::execute(plan, &opts, &dir, started, &stop)
+        let outcome = run::execute(registry, plan, &opts, &dir, started, &stop)
             .with_context(|| failed_run_context(&plan.name, &dir))?;
         let written = super::render::render_dir(&outcome.report, &outcome.dir)?;
-        super::emit(&minebench::render::table::summary(&outcome.report))?;
-        minebench::note!("report: {}", outcome.report_path.display());
+        super::emit(&crate::render::table::summary(&outcome.report))?;
+        crate::note!("report: {}", outcome.report_path.display());
         for path in written {
-            minebench::note!("        {}", path.display());
+            crate::note!("        {}", path.display());
         }
         super::history::append_run(history.as_mut(), &outcome.report, &outcome.report_path)?;
         if outcome.report.interrupted {
             if let Some(name) = &args.save_baseline {
-                minebench::note!("baseline {name} not saved: the run was interrupted");
+                crate::note!("baseline {name} not saved: the run was interrupted");
             }
             code = run::interrupt_exit_code();
             break;
@@ -214,8 +216,8 @@ impl BaselineJob {
         let mut code = 0;
         if let Some(base) = &self.compare_with {
             let opts = CompareOptions::new(
-                minebench::report::stats::DEFAULT_THRESHOLD,
-                minebench::report::stats::DEFAULT_ALPHA,
+                crate::report::stats::DEFAULT_THRESHOLD,
+                crate::report::stats::DEFAULT_ALPHA,
                 args.allow_different_machines,
             )
             .with_metric(args.metric.metric());
@@ -232,12 +234,12 @@ impl BaselineJob {
         }
         if let Some(name) = &self.save_as {
             if code != 0 {
-                minebench::note!(
+                crate::note!(
                     "baseline {name} not updated: this run failed the gate against the baseline"
                 );
             } else if report.cases.is_empty() {
                 // A baseline with no case would make every later gate compare nothing.
-                minebench::note!(
+                crate::note!(
                     "baseline {name} not saved: the run measured no case ({} skipped{})",
                     report.skipped.len(),
                     report
@@ -249,7 +251,7 @@ impl BaselineJob {
                 code = 1;
             } else {
                 let dest = baseline::save(dir, &args.baselines_dir, name)?;
-                minebench::note!("baseline {name} saved: {}", dest.display());
+                crate::note!("baseline {name} saved: {}", dest.display());
             }
         }
         Ok(code)

@@ -6,8 +6,8 @@ use std::time::Instant;
 use anyhow::Result;
 use serde::Serialize;
 
-use minebench::error::UsageError;
-use minebench::pow::{display_hash, scan_verified, BackendKind, Header, NonceRange, Target, Work};
+use crate::error::UsageError;
+use crate::pow::{display_hash, scan_verified, Header, NonceRange, Target, Work};
 
 use crate::cli::ScanArgs;
 
@@ -33,13 +33,13 @@ struct ScanOutput {
     /// Hits found but not listed in `hits`.
     hits_omitted: u64,
     hashes: u64,
-    backend: &'static str,
+    backend: String,
     elapsed_ns: u64,
     hashes_per_sec: f64,
     target: String,
 }
 
-pub fn run(args: &ScanArgs) -> Result<u8> {
+pub fn run(args: &ScanArgs, registry: &crate::Registry) -> Result<u8> {
     let header = Header::from_hex(&args.header).map_err(|e| UsageError::new("--header", e))?;
     if args.count == 0 {
         return Err(UsageError::new("--count", "must be at least 1").into());
@@ -58,10 +58,13 @@ pub fn run(args: &ScanArgs) -> Result<u8> {
         Target::from_compact(header.bits())
             .map_err(|e| UsageError::new("--header", format!("its own nBits: {e}")))?
     };
-    let kind =
-        BackendKind::from_name(&args.backend).map_err(|e| UsageError::new("--backend", e))?;
-    let backend = kind
-        .instantiate()
+    let name = if args.backend == "auto" {
+        registry.auto_backend()
+    } else {
+        args.backend.clone()
+    };
+    let backend = registry
+        .backend(&name)
         .map_err(|e| UsageError::new("--backend", e))?;
 
     let work = Work::new(header, target);
@@ -103,7 +106,7 @@ pub fn run(args: &ScanArgs) -> Result<u8> {
         hits: kept,
         hits_total,
         hashes,
-        backend: kind.name(),
+        backend: backend.name().to_string(),
         elapsed_ns,
         hashes_per_sec: hashes as f64 * 1e9 / elapsed_ns as f64,
         target: target.to_display_hex(),

@@ -12,6 +12,7 @@
 pub mod avx2;
 #[cfg(target_arch = "x86_64")]
 pub mod avx512;
+pub mod crosscheck;
 pub mod header;
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod precompute;
@@ -21,8 +22,6 @@ pub mod sha2_naive;
 #[cfg(target_arch = "x86_64")]
 pub mod sha_ni;
 pub mod target;
-#[cfg(test)]
-pub mod testing;
 
 use std::fmt;
 
@@ -155,8 +154,13 @@ impl NonceRange {
 /// A hashing backend. Implementations must append to `hits` exactly the nonces of `range` whose
 /// SHA-256d meets `work.target` (in any order), with their hashes, and return how many hashes they
 /// did (`range.len()`: a backend that rejects early still counts the nonce as hashed).
+///
+/// A backend is known by its [`Backend::name`] wherever it travels (scenarios, case ids, reports,
+/// plots, `compare`): the built-ins answer their [`BackendKind`] name, a user's backend
+/// (registered through [`crate::Registry`]) any name of its own.
 pub trait Backend: Send + Sync {
-    fn kind(&self) -> BackendKind;
+    /// The name scenarios and reports use (`[A-Za-z0-9][A-Za-z0-9._-]*`, at most 64 bytes).
+    fn name(&self) -> &str;
     fn scan(&self, work: &Work, range: NonceRange, hits: &mut Vec<Hit>) -> u64;
 }
 
@@ -186,10 +190,15 @@ pub enum BackendError {
     #[error("unknown backend {name:?}; known backends: auto, {known}")]
     Unknown { name: String, known: String },
     #[error("backend {name} is not available on this machine: {reason}")]
-    Unavailable { name: &'static str, reason: String },
+    Unavailable { name: String, reason: String },
+    #[error("backend {registered:?} was registered under that name, but the backend its factory made calls itself {answered:?}")]
+    Misnamed {
+        registered: String,
+        answered: String,
+    },
     #[error("backend {backend} reported nonce {nonce} but {problem} (reference re-check failed)")]
     BadHit {
-        backend: &'static str,
+        backend: String,
         nonce: u32,
         problem: String,
     },
@@ -290,7 +299,7 @@ impl BackendKind {
     pub fn instantiate(self) -> Result<Box<dyn Backend>, BackendError> {
         if let Availability::Unavailable(reason) = self.availability() {
             return Err(BackendError::Unavailable {
-                name: self.name(),
+                name: self.name().to_string(),
                 reason,
             });
         }
@@ -313,7 +322,7 @@ impl BackendKind {
             #[cfg(not(target_arch = "x86_64"))]
             BackendKind::ShaNi | BackendKind::Avx2 | BackendKind::Avx512 => {
                 return Err(BackendError::Unavailable {
-                    name: self.name(),
+                    name: self.name().to_string(),
                     reason: NOT_X86_64.to_string(),
                 })
             }
@@ -364,33 +373,7 @@ fn cpu_availability(features: &[&str]) -> Availability {
     }
 }
 
-/// Checks `MINEBENCH_DISABLE` once, at start-up: every name must be a backend, and `reference`
-/// cannot be hidden (it is the oracle every hit is re-verified by). A typo would otherwise
-/// disable nothing, and the run would quietly measure a backend the user meant to exclude.
-pub fn check_disable_env() -> Result<(), String> {
-    let Ok(value) = std::env::var(DISABLE_ENV) else {
-        return Ok(());
-    };
-    for name in value.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-        if name == BackendKind::Reference.name() {
-            return Err("reference cannot be disabled: every hit is re-verified by it".to_string());
-        }
-        if !BackendKind::ALL.iter().any(|k| k.name() == name) {
-            let known: Vec<&str> = BackendKind::ALL
-                .iter()
-                .filter(|k| **k != BackendKind::Reference)
-                .map(|k| k.name())
-                .collect();
-            return Err(format!(
-                "{name:?} is not a backend; known: {}",
-                known.join(", ")
-            ));
-        }
-    }
-    Ok(())
-}
-
-fn disabled_by_env(name: &str) -> bool {
+pub(crate) fn disabled_by_env(name: &str) -> bool {
     std::env::var(DISABLE_ENV)
         .map(|v| v.split(',').any(|d| d.trim() == name))
         .unwrap_or(false)
@@ -433,34 +416,30 @@ pub fn scan_verified(
 ) -> Result<ScanOutcome, BackendError> {
     let mut hits = Vec::new();
     let hashes = backend.scan(work, range, &mut hits);
-    verify_hits(backend.kind(), work, range, &hits)?;
+    verify_hits(backend.name(), work, range, &hits)?;
     hits.sort_unstable();
     Ok(ScanOutcome { hits, hashes })
 }
 
 /// The reference re-check of reported hits (see [`scan_verified`]); schedulers call it per batch.
 pub fn verify_hits(
-    kind: BackendKind,
+    backend: &str,
     work: &Work,
     range: NonceRange,
     hits: &[Hit],
 ) -> Result<(), BackendError> {
-    check_in_range(kind, range, hits)?;
+    check_in_range(backend, range, hits)?;
     for hit in hits {
-        verify_hit(kind, work, hit)?;
+        verify_hit(backend, work, hit)?;
     }
     Ok(())
 }
 
 /// The cheap half of [`verify_hits`]: every hit's nonce lies in the range the batch was given.
-pub fn check_in_range(
-    kind: BackendKind,
-    range: NonceRange,
-    hits: &[Hit],
-) -> Result<(), BackendError> {
+pub fn check_in_range(backend: &str, range: NonceRange, hits: &[Hit]) -> Result<(), BackendError> {
     match hits.iter().find(|h| !range.contains(h.nonce)) {
         Some(hit) => Err(BackendError::BadHit {
-            backend: kind.name(),
+            backend: backend.to_string(),
             nonce: hit.nonce,
             problem: "it is outside the scanned range".to_string(),
         }),
@@ -470,9 +449,9 @@ pub fn check_in_range(
 
 /// The reference re-check of one hit: its hash is the reference SHA-256d of `work`'s header
 /// with its nonce, and meets `work`'s target.
-pub fn verify_hit(kind: BackendKind, work: &Work, hit: &Hit) -> Result<(), BackendError> {
+pub fn verify_hit(backend: &str, work: &Work, hit: &Hit) -> Result<(), BackendError> {
     let bad = |problem: &str| BackendError::BadHit {
-        backend: kind.name(),
+        backend: backend.to_string(),
         nonce: hit.nonce,
         problem: problem.to_string(),
     };
@@ -578,8 +557,8 @@ mod tests {
     /// A backend that lies about one hit, to prove the reference re-check catches it.
     struct Liar;
     impl Backend for Liar {
-        fn kind(&self) -> BackendKind {
-            BackendKind::Sha2
+        fn name(&self) -> &str {
+            "liar"
         }
         fn scan(&self, _work: &Work, range: NonceRange, hits: &mut Vec<Hit>) -> u64 {
             hits.push(Hit {

@@ -94,8 +94,8 @@ pub fn sha256d(message: &[u8]) -> [u8; 32] {
 pub struct Reference;
 
 impl Backend for Reference {
-    fn kind(&self) -> BackendKind {
-        BackendKind::Reference
+    fn name(&self) -> &str {
+        BackendKind::Reference.name()
     }
 
     fn scan(&self, work: &Work, range: NonceRange, hits: &mut Vec<Hit>) -> u64 {

@@ -39,8 +39,8 @@ fn digest_block_template() -> [u8; 64] {
 }
 
 impl Backend for Sha2Midstate {
-    fn kind(&self) -> BackendKind {
-        BackendKind::Sha2Midstate
+    fn name(&self) -> &str {
+        BackendKind::Sha2Midstate.name()
     }
 
     fn scan(&self, work: &Work, range: NonceRange, hits: &mut Vec<Hit>) -> u64 {
@@ -78,6 +78,6 @@ impl Backend for Sha2Midstate {
 mod tests {
     #[test]
     fn agrees_with_reference() {
-        super::super::testing::cross_check(&super::Sha2Midstate);
+        crate::testing::cross_check(&super::Sha2Midstate);
     }
 }

@@ -9,8 +9,8 @@ use super::{Backend, BackendKind, Hit, NonceRange, Work};
 pub struct Sha2Naive;
 
 impl Backend for Sha2Naive {
-    fn kind(&self) -> BackendKind {
-        BackendKind::Sha2
+    fn name(&self) -> &str {
+        BackendKind::Sha2.name()
     }
 
     fn scan(&self, work: &Work, range: NonceRange, hits: &mut Vec<Hit>) -> u64 {
@@ -30,6 +30,6 @@ impl Backend for Sha2Naive {
 mod tests {
     #[test]
     fn agrees_with_reference() {
-        super::super::testing::cross_check(&super::Sha2Naive);
+        crate::testing::cross_check(&super::Sha2Naive);
     }
 }

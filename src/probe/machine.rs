@@ -41,6 +41,21 @@ pub struct Fingerprint {
     pub hostname: Option<String>,
     /// "available", or "unavailable: <why>" — from a `perf_event_open` probe for CPU cycles.
     pub hardware_counters: String,
+    /// The crate under test when minebench runs as a library inside a user's bench (report v2;
+    /// absent when minebench measures its own backends).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<Subject>,
+}
+
+/// What is being benchmarked when it is not minebench itself: set through
+/// `Registry::for_crate` / `with_commit`, recorded in every report's fingerprint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subject {
+    pub crate_name: String,
+    pub crate_version: String,
+    /// A revision the caller supplies (e.g. from its own build script or CI); `None` if not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
 }
 
 impl Fingerprint {
@@ -78,6 +93,7 @@ impl Fingerprint {
             git_dirty: option_env!("MINEBENCH_GIT_DIRTY").map(|d| d == "true"),
             hostname: read_trimmed("/proc/sys/kernel/hostname"),
             hardware_counters: probe_hardware_counters(),
+            subject: None,
         }
     }
 

@@ -311,7 +311,7 @@ fn lookup(keys: &[(String, RGBColor)], key: &str) -> RGBColor {
 
 fn hashrate_chart(report: &Report) -> Result<BarChart, String> {
     no_cases(report)?;
-    let backends = color_keys(report.cases.iter().map(|c| c.backend.name()));
+    let backends = color_keys(report.cases.iter().map(|c| c.backend.as_str()));
     let rows = report
         .cases
         .iter()
@@ -320,7 +320,7 @@ fn hashrate_chart(report: &Report) -> Result<BarChart, String> {
             bars: vec![Bar {
                 value: c.hash_rate.median / MEGA,
                 whisker: Some((c.hash_rate.ci95_low / MEGA, c.hash_rate.ci95_high / MEGA)),
-                color: lookup(&backends, c.backend.name()),
+                color: lookup(&backends, c.backend.as_str()),
             }],
             note: fmt_num(c.hash_rate.median / MEGA),
         })
@@ -361,8 +361,8 @@ fn scaling_groups(report: &Report) -> Vec<ScalingGroup<'_>> {
     for c in &report.cases {
         let label = format!(
             "{}/{}/{}",
-            c.backend.name(),
-            c.scheduler.name(),
+            c.backend.as_str(),
+            c.scheduler.as_str(),
             c.difficulty.label()
         );
         match groups.iter_mut().find(|g| g.label == label) {
@@ -666,7 +666,7 @@ fn efficiency_chart(report: &Report) -> Result<BarChart, String> {
     if cases.is_empty() {
         return Err("no case has an efficiency against the ceiling".into());
     }
-    let backends = color_keys(cases.iter().map(|(c, _)| c.backend.name()));
+    let backends = color_keys(cases.iter().map(|(c, _)| c.backend.as_str()));
     let rows: Vec<BarRow> = cases
         .iter()
         .map(|(c, e)| BarRow {
@@ -674,7 +674,7 @@ fn efficiency_chart(report: &Report) -> Result<BarChart, String> {
             bars: vec![Bar {
                 value: *e,
                 whisker: None,
-                color: lookup(&backends, c.backend.name()),
+                color: lookup(&backends, c.backend.as_str()),
             }],
             note: format!("{e:.2}×"),
         })

@@ -135,8 +135,8 @@ pub fn case_report(
     };
     Ok(CaseReport {
         id,
-        backend: m.case.backend,
-        scheduler: m.case.scheduler,
+        backend: m.case.backend.clone(),
+        scheduler: m.case.scheduler.clone(),
         threads: m.case.threads,
         difficulty: m.case.difficulty,
         samples: m.samples,
@@ -206,10 +206,5 @@ pub fn fill_scaling(cases: &mut [CaseReport]) {
 }
 
 fn scaling_key(c: &CaseReport) -> String {
-    format!(
-        "{}/{}/{}",
-        c.backend.name(),
-        c.scheduler.name(),
-        c.difficulty.label()
-    )
+    format!("{}/{}/{}", &c.backend, &c.scheduler, c.difficulty.label())
 }

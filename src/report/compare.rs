@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::report::stats::{self, Verdict};
 use crate::report::validate::InvalidReport;
-use crate::report::{CaseReport, Metric, Report, SCHEMA_VERSION};
+use crate::report::{CaseReport, Metric, Report, SCHEMA_VERSION, SCHEMA_VERSIONS_READ};
 
 /// How a comparison decides. Defaults: [`stats::DEFAULT_THRESHOLD`] (2 %),
 /// [`stats::DEFAULT_ALPHA`] (0.05), [`stats::DEFAULT_RESAMPLES`] bootstrap resamples with seed
@@ -93,8 +93,9 @@ pub enum ParseError {
     #[error("not a minebench report: no \"schema\" string at the top level")]
     NoSchema,
     #[error(
-        "report schema is {found:?}, this minebench reads {SCHEMA_VERSION:?} \
-         (re-run the scenario with this version, or use the minebench that wrote it)"
+        "report schema is {found:?}, this minebench reads {} \
+         (re-run the scenario with this version, or use the minebench that wrote it)",
+        SCHEMA_VERSIONS_READ.iter().map(|v| format!("{v:?}")).collect::<Vec<_>>().join(" and ")
     )]
     Schema { found: String },
     #[error("a {SCHEMA_VERSION} report, but malformed: {0}")]
@@ -111,7 +112,7 @@ pub fn parse_report(text: &str) -> Result<Report, ParseError> {
     let value: serde_json::Value = serde_json::from_str(text).map_err(ParseError::Json)?;
     match value.get("schema").and_then(|s| s.as_str()) {
         None => return Err(ParseError::NoSchema),
-        Some(s) if s != SCHEMA_VERSION => {
+        Some(s) if !SCHEMA_VERSIONS_READ.contains(&s) => {
             return Err(ParseError::Schema {
                 found: s.to_string(),
             })
@@ -119,8 +120,11 @@ pub fn parse_report(text: &str) -> Result<Report, ParseError> {
         Some(_) => {}
     }
     // From the text rather than the Value, so the error carries a line and column.
-    let report: Report = serde_json::from_str(text).map_err(ParseError::Shape)?;
+    let mut report: Report = serde_json::from_str(text).map_err(ParseError::Shape)?;
     report.validate().map_err(ParseError::Invalid)?;
+    // A v1 report is a v2 report with closed names and no `failed` or `subject`: upgraded, so
+    // whatever is written from it (merge-reports, baselines) is current.
+    report.schema = SCHEMA_VERSION.to_string();
     Ok(report)
 }
 

@@ -226,8 +226,8 @@ fn merge_case(parts: &[&CaseReport], first_report: &Report) -> Result<CaseReport
 
     Ok(CaseReport {
         id: id.clone(),
-        backend: head.backend,
-        scheduler: head.scheduler,
+        backend: head.backend.clone(),
+        scheduler: head.scheduler.clone(),
         threads: head.threads,
         difficulty: head.difficulty.clone(),
         samples,

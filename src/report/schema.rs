@@ -3,22 +3,26 @@
 //! Everything `render` draws and `compare` decides comes from these types alone, so a report
 //! must carry the raw samples and the serialized histograms, not just summaries. Field meanings
 //! are documented in the README ("Report schema"); keep the two in step. Adding an optional field
-//! keeps `v1`; renaming or removing one needs `v2`.
+//! keeps the version; renaming or removing one, or widening what a field may hold, needs a new
+//! one. `v2` made backend and scheduler names open strings (a user's own backend travels by its
+//! name) and added `failed` and the fingerprint's `subject`; `v1` reports read as `v2` (their
+//! names are a subset, the new fields default to empty).
 
 use std::path::{Component, Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::pow::BackendKind;
 use crate::probe::ceiling::Ceiling;
 use crate::probe::latency::LatencySummary;
 use crate::probe::machine::Fingerprint;
 use crate::report::stats::RateStats;
 use crate::scenario::plan::{Difficulty, Plan};
-use crate::sched::SchedulerKind;
 
-/// The `schema` value this build writes and reads.
-pub const SCHEMA_VERSION: &str = "minebench.report/v1";
+/// The `schema` value this build writes.
+pub const SCHEMA_VERSION: &str = "minebench.report/v2";
+
+/// Every `schema` value this build reads, oldest first (older ones are upgraded on load).
+pub const SCHEMA_VERSIONS_READ: &[&str] = &["minebench.report/v1", SCHEMA_VERSION];
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Report {
@@ -40,6 +44,11 @@ pub struct Report {
     pub cases: Vec<CaseReport>,
     /// Planned cases that did not run here, with the reason (e.g. a backend this CPU lacks).
     pub skipped: Vec<SkippedCase>,
+    /// Cases refused before timing, with the reason: a backend or scheduler that disagreed with
+    /// the reference in the pre-flight cross-check. No rate is recorded for them; the run
+    /// exits 1. (v2; empty in v1 reports.)
+    #[serde(default)]
+    pub failed: Vec<SkippedCase>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -126,8 +135,10 @@ impl Metric {
 pub struct CaseReport {
     /// `{backend}/{scheduler}/t{threads}/{difficulty}`, the key `compare` matches on.
     pub id: String,
-    pub backend: BackendKind,
-    pub scheduler: SchedulerKind,
+    /// The backend's registered name.
+    pub backend: String,
+    /// The scheduler's registered name.
+    pub scheduler: String,
     pub threads: usize,
     pub difficulty: Difficulty,
     pub samples: Vec<Sample>,

@@ -15,13 +15,15 @@ use std::time::{Duration, Instant, SystemTime};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::pow::{Backend, BackendError, BackendKind, Work};
+use crate::pow::crosscheck::{self, Oracle};
+use crate::pow::{Backend, BackendError, Work};
 use crate::probe::ceiling::{self, Ceiling};
 use crate::probe::latency;
 use crate::probe::machine::Fingerprint;
 use crate::probe::profiler::Profiler;
 use crate::probe::threads::{thread_cpu_time_ns, ThreadSample};
 use crate::probe::ProbeError;
+use crate::registry::{Registry, Subject};
 use crate::report::build::{case_report, fill_scaling, CaseMeasurement, ReportError};
 use crate::report::{ProfilerOverhead, ProfilingInfo, Report, Sample, SkippedCase, SCHEMA_VERSION};
 use crate::scenario::plan::{Case, Plan, SampleSpec};
@@ -51,6 +53,8 @@ pub struct RunOptions {
     pub profile: bool,
     /// Calibrate the single-core ceiling first (300 ms).
     pub calibrate: bool,
+    /// The crate under test, recorded in the report's fingerprint (see `Registry::for_crate`).
+    pub subject: Option<Subject>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -169,6 +173,7 @@ pub fn create_run_dir(
 
 /// Runs every case of `plan`, writing `dir/report.json` after each.
 pub fn execute(
+    registry: &Registry,
     plan: &Plan,
     opts: &RunOptions,
     dir: &Path,
@@ -185,7 +190,10 @@ pub fn execute(
         schema: SCHEMA_VERSION.to_string(),
         minebench_version: env!("CARGO_PKG_VERSION").to_string(),
         scenario: plan.clone(),
-        machine: Fingerprint::capture(),
+        machine: Fingerprint {
+            subject: opts.subject.clone(),
+            ..Fingerprint::capture()
+        },
         ceiling,
         started_at: clock::rfc3339(started),
         finished_at: clock::rfc3339(started),
@@ -207,6 +215,7 @@ pub fn execute(
                 })
             })
             .collect(),
+        failed: Vec::new(),
     };
     for s in &report.skipped {
         crate::note!("skipped {}: {}", s.id, s.reason);
@@ -221,7 +230,18 @@ pub fn execute(
     };
     write_unfinished(&mut report)?;
 
-    let runnable: Vec<&Case> = plan.cases.iter().filter(|c| c.skip.is_none()).collect();
+    // No number for a wrong backend or scheduler: each is cross-checked against the reference
+    // before anything is timed, and the cases of one that disagrees fail without a rate.
+    report.failed = preflight(registry, plan, stop);
+    for f in &report.failed {
+        crate::note!("failed {}: {}", f.id, f.reason);
+    }
+    write_unfinished(&mut report)?;
+    let runnable: Vec<&Case> = plan
+        .cases
+        .iter()
+        .filter(|c| c.skip.is_none() && !report.failed.iter().any(|f| f.id == c.id))
+        .collect();
     let bar = ProgressBar::new(runnable.len() as u64 * u64::from(plan.measure.samples));
     bar.set_style(
         ProgressStyle::with_template("{bar:30} {pos}/{len} samples  {msg}")
@@ -235,6 +255,7 @@ pub fn execute(
         }
         bar.set_message(case.id.clone());
         let ctx = CaseContext {
+            registry,
             plan,
             dir,
             profiling,
@@ -281,7 +302,93 @@ pub fn execute(
     })
 }
 
+/// The pre-flight cross-check of every backend and every (scheduler, threads) pair the plan
+/// will time, against the reference: the cases of one that disagrees are returned as failed,
+/// with the backend or scheduler and the first differing nonce in the reason. A backend that
+/// cannot be made (its factory refused) fails its cases the same way.
+fn preflight(registry: &Registry, plan: &Plan, stop: &AtomicBool) -> Vec<SkippedCase> {
+    let runnable: Vec<&Case> = plan.cases.iter().filter(|c| c.skip.is_none()).collect();
+    let mut oracle = Oracle::new();
+    let mut verdicts: Vec<(String, Option<String>)> = Vec::new();
+    let mut failed = Vec::new();
+    let mut fail = |case: &Case, reason: &str| {
+        if !failed.iter().any(|f: &SkippedCase| f.id == case.id) {
+            failed.push(SkippedCase {
+                id: case.id.clone(),
+                reason: reason.to_string(),
+            });
+        }
+    };
+    for case in &runnable {
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        let key = format!("backend {}", case.backend);
+        let verdict = match verdicts.iter().find(|(k, _)| *k == key) {
+            Some((_, v)) => v.clone(),
+            None => {
+                let v = match registry.backend(&case.backend) {
+                    Err(e) => Some(e.to_string()),
+                    Ok(backend) => crosscheck::preflight(backend.as_ref(), &mut oracle)
+                        .err()
+                        .map(|m| {
+                            format!(
+                                "backend {} disagrees with the reference in the pre-flight \
+                                 cross-check: {m}",
+                                case.backend
+                            )
+                        }),
+                };
+                verdicts.push((key, v.clone()));
+                v
+            }
+        };
+        if let Some(reason) = verdict {
+            fail(case, &reason);
+        }
+    }
+    // Schedulers are checked with the reference backend (correct by definition), so a failure
+    // is the scheduler's own.
+    let reference: Arc<dyn Backend> = Arc::new(crate::pow::reference::Reference);
+    for case in &runnable {
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        let key = format!("scheduler {} t{}", case.scheduler, case.threads);
+        let verdict = match verdicts.iter().find(|(k, _)| *k == key) {
+            Some((_, v)) => v.clone(),
+            None => {
+                let v = match registry.scheduler(&case.scheduler) {
+                    Err(e) => Some(e.to_string()),
+                    Ok(scheduler) => crosscheck::preflight_scheduler(
+                        scheduler.as_ref(),
+                        Arc::clone(&reference),
+                        case.threads,
+                        plan.measure.batch,
+                        &mut oracle,
+                    )
+                    .err()
+                    .map(|m| {
+                        format!(
+                            "scheduler {} disagrees with the reference in the pre-flight \
+                             cross-check: {m}",
+                            case.scheduler
+                        )
+                    }),
+                };
+                verdicts.push((key, v.clone()));
+                v
+            }
+        };
+        if let Some(reason) = verdict {
+            fail(case, &reason);
+        }
+    }
+    failed
+}
+
 struct CaseContext<'a> {
+    registry: &'a Registry,
     plan: &'a Plan,
     dir: &'a Path,
     profiling: bool,
@@ -383,9 +490,9 @@ fn wait(
 /// defers verification to this thread (`SchedConfig::defer_verification`), which calls this
 /// between samples, so the reference's cost is not inside a measured window; a bad hit still
 /// fails the case.
-fn verify_new(hits: &[FoundHit], done: &mut usize, kind: BackendKind) -> Result<(), BackendError> {
+fn verify_new(hits: &[FoundHit], done: &mut usize, backend: &str) -> Result<(), BackendError> {
     for hit in &hits[*done..] {
-        hit.verify(kind)?;
+        hit.verify(backend)?;
     }
     *done = hits.len();
     Ok(())
@@ -436,14 +543,19 @@ fn run_case(case: &Case, ctx: &CaseContext<'_>) -> Result<CaseResult, RunError> 
     let plan = ctx.plan;
     let id = case.id.clone();
     let backend: Arc<dyn Backend> =
-        Arc::from(
-            case.backend
-                .instantiate()
-                .map_err(|source| RunError::Backend {
-                    case: id.clone(),
-                    source,
-                })?,
-        );
+        ctx.registry
+            .backend(&case.backend)
+            .map_err(|source| RunError::Backend {
+                case: id.clone(),
+                source,
+            })?;
+    let scheduler = ctx
+        .registry
+        .scheduler(&case.scheduler)
+        .map_err(|e| RunError::Sched {
+            case: id.clone(),
+            source: SchedError::Config(e.to_string()),
+        })?;
     let work = Work::new(plan.work.header.header(), case.difficulty.target());
     let cfg = SchedConfig {
         threads: case.threads,
@@ -460,7 +572,7 @@ fn run_case(case: &Case, ctx: &CaseContext<'_>) -> Result<CaseResult, RunError> 
         case: id.clone(),
         source,
     };
-    let session = sched::start(case.scheduler, backend, work, &cfg).map_err(sched_err)?;
+    let session = sched::start(&scheduler, backend, work, &cfg).map_err(sched_err)?;
     let mut jobs = JobClock {
         interval: plan.measure.job_interval_ns.map(Duration::from_nanos),
         next_at: Instant::now() + Duration::from_nanos(plan.measure.job_interval_ns.unwrap_or(0)),
@@ -472,7 +584,7 @@ fn run_case(case: &Case, ctx: &CaseContext<'_>) -> Result<CaseResult, RunError> 
     // Warm-up: caches, clocks and the scheduler settle; nothing is recorded.
     let warm = Until::Deadline(Instant::now() + Duration::from_nanos(plan.measure.warmup_ns));
     let mut ok = wait(&session, warm, &mut jobs, &mut hits, Some(ctx.stop));
-    verify_new(&hits, &mut 0, case.backend).map_err(backend_err)?;
+    verify_new(&hits, &mut 0, &case.backend).map_err(backend_err)?;
     hits.clear();
     let mut verified = 0;
 
@@ -507,7 +619,7 @@ fn run_case(case: &Case, ctx: &CaseContext<'_>) -> Result<CaseResult, RunError> 
             ctx.stop,
         );
         // Between samples, off the clock: the window's hits re-hashed by the reference.
-        verify_new(&hits, &mut verified, case.backend).map_err(backend_err)?;
+        verify_new(&hits, &mut verified, &case.backend).map_err(backend_err)?;
         match sampled {
             Some((s, t0, t1)) => {
                 samples.push(s);
@@ -549,7 +661,7 @@ fn run_case(case: &Case, ctx: &CaseContext<'_>) -> Result<CaseResult, RunError> 
                 if let Some(p) = profiler {
                     p.finish().map_err(profile_err)?;
                 }
-                verify_new(&scratch, &mut scratch_verified, case.backend).map_err(backend_err)?;
+                verify_new(&scratch, &mut scratch_verified, &case.backend).map_err(backend_err)?;
                 if let Some((s, _, _)) = sampled {
                     let rates = if profiled { &mut on } else { &mut off };
                     rates.push(s.hashes_per_sec());
@@ -576,7 +688,7 @@ fn run_case(case: &Case, ctx: &CaseContext<'_>) -> Result<CaseResult, RunError> 
         .collect();
     hits.extend(session.drain_hits());
     let outcome = session.finish().map_err(sched_err)?;
-    verify_new(&hits, &mut verified, case.backend).map_err(backend_err)?;
+    verify_new(&hits, &mut verified, &case.backend).map_err(backend_err)?;
     if samples.len() < plan.measure.samples as usize {
         return Ok(None); // interrupted inside this case: only finished cases are reported
     }
@@ -655,19 +767,19 @@ mod tests {
         let mut hits = found(20_000);
         assert!(hits.len() > 20, "{}", hits.len());
         let mut done = 0;
-        verify_new(&hits[..10], &mut done, BackendKind::Sha2Midstate).unwrap();
+        verify_new(&hits[..10], &mut done, "sha2-midstate").unwrap();
         assert_eq!(done, 10);
-        verify_new(&hits, &mut done, BackendKind::Sha2Midstate).unwrap();
+        verify_new(&hits, &mut done, "sha2-midstate").unwrap();
         assert_eq!(done, hits.len());
         // A corrupted hash after the verified prefix is found; one inside it is not re-checked.
         hits[0].hit.hash[0] ^= 1;
-        verify_new(&hits, &mut done, BackendKind::Sha2Midstate).unwrap();
+        verify_new(&hits, &mut done, "sha2-midstate").unwrap();
         let last = hits.len() - 1;
         hits[last].hit.hash[31] ^= 1;
         hits.push(hits[last].clone());
-        let err = verify_new(&hits, &mut done, BackendKind::Sha2Midstate).unwrap_err();
+        let err = verify_new(&hits, &mut done, "sha2-midstate").unwrap_err();
         assert!(matches!(err, BackendError::BadHit { .. }), "{err}");
         let mut from_start = 0;
-        assert!(verify_new(&hits, &mut from_start, BackendKind::Sha2Midstate).is_err());
+        assert!(verify_new(&hits, &mut from_start, "sha2-midstate").is_err());
     }
 }

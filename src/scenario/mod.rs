@@ -46,8 +46,7 @@ use serde::Deserialize;
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
-use crate::pow::{BackendKind, Header, Target, TargetError};
-use crate::sched::SchedulerKind;
+use crate::pow::{Header, Target, TargetError};
 
 pub use plan::{
     expand, Case, Difficulty, HeaderSpec, MatrixSpec, MeasureSpec, Plan, ProfileSpec, SampleSpec,
@@ -60,22 +59,27 @@ pub const QUICK: &str = include_str!("../../scenarios/quick.toml");
 /// The origin [`builtin_quick`] reports as [`Plan::source`].
 pub const QUICK_ORIGIN: &str = "built-in:quick";
 
-/// The largest thread count a scenario may ask for: far above any machine this runs on, low
-/// enough that a typo (`threads = [20000]`) is caught instead of spawning that many threads.
-pub const MAX_THREADS: i64 = 1024;
+/// The largest thread count a scenario may ask for: the schedulers' one limit.
+pub const MAX_THREADS: i64 = crate::sched::MAX_THREADS as i64;
+
+pub use plan::Catalog;
 
 /// Facts about the machine that expansion needs, passed in so planning stays pure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PlanOptions {
     /// What `threads = "all"` becomes.
     pub logical_cores: usize,
+    /// The backend and scheduler names a scenario may use, with their availability here.
+    pub catalog: Catalog,
 }
 
 impl PlanOptions {
-    /// Options for this machine (`std::thread::available_parallelism`, 1 if unknown).
-    pub fn detect() -> PlanOptions {
+    /// Options for this machine (`std::thread::available_parallelism`, 1 if unknown) and the
+    /// names in `registry`.
+    pub fn detect(registry: &crate::Registry) -> PlanOptions {
         PlanOptions {
             logical_cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            catalog: registry.catalog(),
         }
     }
 }
@@ -196,6 +200,37 @@ pub fn load_str(text: &str, origin: &str, opts: &PlanOptions) -> Result<Plan, Sc
 pub fn builtin_quick(opts: &PlanOptions) -> Plan {
     load_str(QUICK, QUICK_ORIGIN, opts)
         .expect("the built-in quick scenario is valid (scenario tests load it)")
+}
+
+/// What `run` without a scenario runs: [`builtin_quick`], widened to every backend the catalog
+/// holds beyond the built-ins (`extra_backends`) and every extra scheduler, so a user's
+/// `cargo bench` with no arguments measures their own code beside `auto` and the portable
+/// baseline.
+pub fn quick_with(opts: &PlanOptions, extra_backends: &[&str], extra_schedulers: &[&str]) -> Plan {
+    let mut plan = builtin_quick(opts);
+    if extra_backends.is_empty() && extra_schedulers.is_empty() {
+        return plan;
+    }
+    let add = |list: &mut Vec<String>, extra: &[&str]| {
+        for name in extra {
+            if !list.iter().any(|n| n == name) {
+                list.push(name.to_string());
+            }
+        }
+    };
+    add(&mut plan.matrix.backend, extra_backends);
+    add(&mut plan.matrix.scheduler, extra_schedulers);
+    plan.cases = plan::expand(&plan.matrix, &opts.catalog);
+    plan
+}
+
+/// [`quick_with`] for everything `registry` adds to the built-ins.
+pub fn default_plan(opts: &PlanOptions, registry: &crate::Registry) -> Plan {
+    quick_with(
+        opts,
+        &registry.user_backend_names(),
+        &registry.user_scheduler_names(),
+    )
 }
 
 // ---- what the user writes -------------------------------------------------------------------
@@ -386,8 +421,8 @@ impl Ctx<'_> {
         let matrix = raw.matrix.ok_or_else(|| self.missing(None, "matrix"))?;
         let matrix_span = matrix.span();
         let matrix = matrix.into_inner();
-        let backend = self.backends(matrix.backend, &matrix_span)?;
-        let scheduler = self.schedulers(matrix.scheduler, &matrix_span)?;
+        let backend = self.backends(matrix.backend, &matrix_span, opts)?;
+        let scheduler = self.schedulers(matrix.scheduler, &matrix_span, opts)?;
         let threads = self.threads(matrix.threads, &matrix_span, opts)?;
         let difficulty = match (&matrix.difficulty, &work_difficulty) {
             (Some(list), _) => {
@@ -428,7 +463,7 @@ impl Ctx<'_> {
             work,
             measure,
             profile,
-            cases: plan::expand(&matrix),
+            cases: plan::expand(&matrix, &opts.catalog),
             matrix,
         })
     }
@@ -578,6 +613,7 @@ impl Ctx<'_> {
         &self,
         list: Option<SpannedList<String>>,
         matrix: &Range<usize>,
+        opts: &PlanOptions,
     ) -> Checked<Vec<String>> {
         let key = "matrix.backend";
         self.name_list(&list, matrix, key, "backend")?
@@ -585,9 +621,19 @@ impl Ctx<'_> {
             .map(|name| {
                 // Unavailable-but-known is fine here (the Case is planned as skipped); only an
                 // unknown name is an error.
-                BackendKind::from_name(name.get_ref())
-                    .map(|_| name.get_ref().clone())
-                    .map_err(|e| self.invalid(name.span(), key, e.to_string()))
+                let n = name.get_ref();
+                if n == "auto" || opts.catalog.has_backend(n) {
+                    Ok(n.clone())
+                } else {
+                    Err(self.invalid(
+                        name.span(),
+                        key,
+                        format!(
+                            "unknown backend {n:?}; known backends: auto, {}",
+                            opts.catalog.backend_names()
+                        ),
+                    ))
+                }
             })
             .collect()
     }
@@ -596,13 +642,25 @@ impl Ctx<'_> {
         &self,
         list: Option<SpannedList<String>>,
         matrix: &Range<usize>,
-    ) -> Checked<Vec<SchedulerKind>> {
+        opts: &PlanOptions,
+    ) -> Checked<Vec<String>> {
         let key = "matrix.scheduler";
         self.name_list(&list, matrix, key, "scheduler")?
             .iter()
             .map(|name| {
-                SchedulerKind::from_name(name.get_ref())
-                    .map_err(|e| self.invalid(name.span(), key, e.to_string()))
+                let n = name.get_ref();
+                if opts.catalog.has_scheduler(n) {
+                    Ok(n.clone())
+                } else {
+                    Err(self.invalid(
+                        name.span(),
+                        key,
+                        format!(
+                            "unknown scheduler {n:?}; known schedulers: {}",
+                            opts.catalog.scheduler_names()
+                        ),
+                    ))
+                }
             })
             .collect()
     }

@@ -5,8 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::pow::{Availability, BackendKind, Header, Target};
-use crate::sched::SchedulerKind;
+use crate::pow::{Availability, Header, Target};
 
 /// A scenario, validated and resolved, with every Case it expands to.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -139,7 +138,7 @@ pub struct ProfileSpec {
 pub struct MatrixSpec {
     /// Backend names as written (`auto` kept; resolved per Case).
     pub backend: Vec<String>,
-    pub scheduler: Vec<SchedulerKind>,
+    pub scheduler: Vec<String>,
     pub threads: ThreadsSpec,
     /// `matrix.difficulty`, or `[work.difficulty]` when the matrix gives none.
     pub difficulty: Vec<Difficulty>,
@@ -168,9 +167,10 @@ impl ThreadsSpec {
 pub struct Case {
     /// `{backend}/{scheduler}/t{threads}/{difficulty.label()}`, unique within a Plan.
     pub id: String,
-    /// Always concrete (`auto` is resolved).
-    pub backend: BackendKind,
-    pub scheduler: SchedulerKind,
+    /// A registered backend's name, always concrete (`auto` is resolved).
+    pub backend: String,
+    /// A registered scheduler's name.
+    pub scheduler: String,
     pub threads: usize,
     pub difficulty: Difficulty,
     /// Why this case cannot run here (backend unavailable on this CPU); `None` = runnable.
@@ -180,47 +180,49 @@ pub struct Case {
 impl Case {
     /// The id a case with these parameters has.
     pub fn make_id(
-        backend: BackendKind,
-        scheduler: SchedulerKind,
+        backend: &str,
+        scheduler: &str,
         threads: usize,
         difficulty: &Difficulty,
     ) -> String {
-        format!(
-            "{}/{}/t{}/{}",
-            backend.name(),
-            scheduler.name(),
-            threads,
-            difficulty.label()
-        )
+        format!("{backend}/{scheduler}/t{threads}/{}", difficulty.label())
     }
 }
 
 /// Expands a validated matrix into Cases: difficulty, backend, scheduler, threads (inner).
 ///
-/// `auto` resolves to [`BackendKind::detect`]; backends that resolve to the same kind, and any
-/// other repeated entry, give one case (the first), so case ids are unique. A backend this CPU
-/// lacks is still planned, with `skip` saying why, so the report shows it was asked for.
-pub fn expand(matrix: &MatrixSpec) -> Vec<Case> {
+/// Pure: what can run here comes in through `catalog` (a snapshot of the registry), nothing is
+/// asked of the machine.
+///
+/// `auto` resolves to [`Catalog::auto`]; backends that resolve to the same name, and any other
+/// repeated entry, give one case (the first), so case ids are unique. A backend or scheduler
+/// that cannot run here is still planned, with `skip` saying why, so the report shows it was
+/// asked for. Names must be in `catalog` (the scenario loader checked them).
+pub fn expand(matrix: &MatrixSpec, catalog: &Catalog) -> Vec<Case> {
     let backends = dedup(matrix.backend.iter().map(|name| {
-        BackendKind::from_name(name).expect("backend names are validated when the scenario loads")
+        if name == "auto" {
+            catalog.auto.clone()
+        } else {
+            name.clone()
+        }
     }));
-    let schedulers = dedup(matrix.scheduler.iter().copied());
+    let schedulers = dedup(matrix.scheduler.iter().cloned());
     let threads = dedup(matrix.threads.counts());
     let difficulties = dedup(matrix.difficulty.iter().cloned());
 
     let mut cases = Vec::new();
     for difficulty in &difficulties {
-        for &backend in &backends {
-            let skip = match backend.availability() {
-                Availability::Available => None,
-                Availability::Unavailable(reason) => Some(reason),
-            };
-            for &scheduler in &schedulers {
+        for backend in &backends {
+            let backend_skip = catalog.backend_skip(backend);
+            for scheduler in &schedulers {
+                let skip = backend_skip
+                    .clone()
+                    .or_else(|| catalog.scheduler_skip(scheduler));
                 for &threads in &threads {
                     cases.push(Case {
                         id: Case::make_id(backend, scheduler, threads, difficulty),
-                        backend,
-                        scheduler,
+                        backend: backend.clone(),
+                        scheduler: scheduler.clone(),
                         threads,
                         difficulty: difficulty.clone(),
                         skip: skip.clone(),
@@ -230,6 +232,61 @@ pub fn expand(matrix: &MatrixSpec) -> Vec<Case> {
         }
     }
     cases
+}
+
+/// The names a scenario may use and whether each can run here: a snapshot of the registry
+/// (`Registry::catalog`), so that loading and planning a scenario is pure.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Catalog {
+    /// Every backend name, in listing order, with its availability here.
+    pub backends: Vec<(String, Availability)>,
+    /// Every scheduler name, in listing order, with its availability here.
+    pub schedulers: Vec<(String, Availability)>,
+    /// What `auto` resolves to.
+    pub auto: String,
+}
+
+impl Catalog {
+    pub fn has_backend(&self, name: &str) -> bool {
+        self.backends.iter().any(|(n, _)| n == name)
+    }
+
+    pub fn has_scheduler(&self, name: &str) -> bool {
+        self.schedulers.iter().any(|(n, _)| n == name)
+    }
+
+    pub fn backend_names(&self) -> String {
+        names(&self.backends)
+    }
+
+    pub fn scheduler_names(&self) -> String {
+        names(&self.schedulers)
+    }
+
+    /// Why backend `name` cannot run here (`None`: it can).
+    pub fn backend_skip(&self, name: &str) -> Option<String> {
+        skip_reason(&self.backends, name, "backend")
+    }
+
+    /// Why scheduler `name` cannot run here (`None`: it can).
+    pub fn scheduler_skip(&self, name: &str) -> Option<String> {
+        skip_reason(&self.schedulers, name, "scheduler")
+    }
+}
+
+fn names(list: &[(String, Availability)]) -> String {
+    list.iter()
+        .map(|(n, _)| n.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn skip_reason(list: &[(String, Availability)], name: &str, what: &str) -> Option<String> {
+    match list.iter().find(|(n, _)| n == name) {
+        Some((_, Availability::Available)) => None,
+        Some((_, Availability::Unavailable(reason))) => Some(reason.clone()),
+        None => Some(format!("{what} {name} is not registered")),
+    }
 }
 
 /// Keeps the first of equal items, in order (the lists are short: quadratic is fine).
@@ -263,9 +320,27 @@ mod tests {
     fn matrix(backend: &[&str], threads: ThreadsSpec, difficulty: Vec<Difficulty>) -> MatrixSpec {
         MatrixSpec {
             backend: backend.iter().map(|s| s.to_string()).collect(),
-            scheduler: vec![SchedulerKind::Stride, SchedulerKind::Atomic],
+            scheduler: vec!["stride".into(), "atomic".into()],
             threads,
             difficulty,
+        }
+    }
+
+    /// A machine with every backend but `avx512`, where `auto` is `sha-ni`.
+    fn catalog() -> Catalog {
+        let ok = Availability::Available;
+        Catalog {
+            backends: vec![
+                (
+                    "avx512".into(),
+                    Availability::Unavailable("CPU lacks avx512f".into()),
+                ),
+                ("sha-ni".into(), ok.clone()),
+                ("sha2".into(), ok.clone()),
+                ("reference".into(), ok.clone()),
+            ],
+            schedulers: vec![("stride".into(), ok.clone()), ("atomic".into(), ok)],
+            auto: "sha-ni".into(),
         }
     }
 
@@ -276,7 +351,7 @@ mod tests {
             ThreadsSpec::List(vec![1, 2]),
             vec![Difficulty::ZeroBits(8), Difficulty::Share(1.5)],
         );
-        let cases = expand(&m);
+        let cases = expand(&m, &catalog());
         assert_eq!(cases.len(), 2 * 2 * 2 * 2);
         let ids: Vec<&str> = cases.iter().map(|c| c.id.as_str()).collect();
         assert_eq!(
@@ -298,18 +373,21 @@ mod tests {
 
     #[test]
     fn auto_resolves_and_dedupes() {
-        let detected = BackendKind::detect();
         let m = matrix(
-            &["auto", detected.name()],
+            &["auto", "sha-ni", "avx512"],
             ThreadsSpec::All { logical_cores: 3 },
             vec![Difficulty::ZeroBits(16)],
         );
-        let cases = expand(&m);
-        assert_eq!(cases.len(), 2, "{cases:?}");
-        assert!(cases
+        let cases = expand(&m, &catalog());
+        assert_eq!(cases.len(), 4, "{cases:?}");
+        assert!(cases.iter().all(|c| c.threads == 3));
+        assert!(cases[..2]
             .iter()
-            .all(|c| c.backend == detected && c.threads == 3));
-        assert!(cases.iter().all(|c| c.skip.is_none()));
+            .all(|c| c.backend == "sha-ni" && c.skip.is_none()));
+        // Planned, not dropped: the report shows it was asked for and why it did not run.
+        assert!(cases[2..]
+            .iter()
+            .all(|c| c.backend == "avx512" && c.skip.as_deref() == Some("CPU lacks avx512f")));
     }
 
     #[test]

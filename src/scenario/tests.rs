@@ -3,7 +3,16 @@
 use super::*;
 
 const FILE: &str = "scenarios/x.toml";
-const OPTS: PlanOptions = PlanOptions { logical_cores: 2 };
+use crate::pow::BackendKind;
+use crate::Registry;
+
+/// Two cores and the built-in names as this machine answers them.
+fn opts() -> PlanOptions {
+    PlanOptions {
+        logical_cores: 2,
+        catalog: Registry::builtin().catalog(),
+    }
+}
 
 /// A valid scenario; tests replace one line (1-based, as in the errors) to break it.
 const BASE: &str = r#"name = "t"
@@ -42,7 +51,7 @@ fn with_line(n: usize, text: &str) -> String {
 }
 
 fn load(text: &str) -> Result<Plan, ScenarioError> {
-    load_str(text, FILE, &OPTS)
+    load_str(text, FILE, &opts())
 }
 
 /// Loading `text` fails at `line` on `key`, and the message holds every `needles` entry.
@@ -119,7 +128,15 @@ backend = ["auto"]
 scheduler = ["rayon"]
 threads = "all"
 "#;
-    let plan = load_str(text, FILE, &PlanOptions { logical_cores: 6 }).unwrap();
+    let plan = load_str(
+        text,
+        FILE,
+        &PlanOptions {
+            logical_cores: 6,
+            catalog: Registry::builtin().catalog(),
+        },
+    )
+    .unwrap();
     assert_eq!(plan.description, "");
     assert_eq!(plan.work.header, HeaderSpec::Synthetic { seed: 1 });
     assert_eq!(plan.work.difficulty, Difficulty::Nbits("1d00ffff".into()));
@@ -149,7 +166,7 @@ threads = "all"
         plan.cases[0].id,
         format!("{}/rayon/t6/nb1d00ffff", detected.name())
     );
-    assert_eq!(plan.cases[0].backend, detected);
+    assert_eq!(plan.cases[0].backend, detected.name());
 }
 
 #[test]
@@ -535,7 +552,7 @@ fn missing_required_keys() {
 fn missing_file_names_the_path() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("x.toml");
-    let err = load_file(&path, &OPTS).unwrap_err();
+    let err = load_file(&path, &opts()).unwrap_err();
     let msg = err.to_string();
     assert!(matches!(err, ScenarioError::Read { .. }));
     assert!(
@@ -545,21 +562,21 @@ fn missing_file_names_the_path() {
     assert_eq!(err.line(), None);
 
     std::fs::write(&path, with_line(16, "samples = 0")).unwrap();
-    let msg = load_file(&path, &OPTS).unwrap_err().to_string();
+    let msg = load_file(&path, &opts()).unwrap_err().to_string();
     assert!(
         msg.starts_with(&format!("{}:16: measure.samples: ", path.display())),
         "{msg}"
     );
     std::fs::write(&path, BASE).unwrap();
     assert_eq!(
-        load_file(&path, &OPTS).unwrap().source,
+        load_file(&path, &opts()).unwrap().source,
         path.display().to_string()
     );
 }
 
 #[test]
 fn builtin_quick_loads_and_fits_ten_seconds() {
-    let plan = builtin_quick(&OPTS);
+    let plan = builtin_quick(&opts());
     assert_eq!(plan.source, "built-in:quick");
     assert_eq!(plan.name, "quick");
     assert!(!plan.cases.is_empty());
@@ -582,7 +599,7 @@ fn every_shipped_scenario_loads() {
         if path.extension().and_then(|e| e.to_str()) != Some("toml") {
             continue;
         }
-        let plan = load_file(&path, &OPTS).unwrap_or_else(|e| panic!("{e}"));
+        let plan = load_file(&path, &opts()).unwrap_or_else(|e| panic!("{e}"));
         let stem = path.file_stem().unwrap().to_str().unwrap();
         assert_eq!(plan.name, stem, "{}", path.display());
         assert!(!plan.description.is_empty(), "{}", path.display());
@@ -601,10 +618,10 @@ fn every_shipped_scenario_loads() {
 #[test]
 fn backends_scenario_lists_every_backend() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/backends.toml");
-    let plan = load_file(&path, &OPTS).unwrap();
+    let plan = load_file(&path, &opts()).unwrap();
     for &kind in BackendKind::ALL {
         assert!(
-            plan.cases.iter().any(|c| c.backend == kind),
+            plan.cases.iter().any(|c| c.backend == kind.name()),
             "scenarios/backends.toml lacks {kind}"
         );
     }
@@ -628,7 +645,9 @@ fn skip_follows_availability() {
     for case in &plan.cases {
         assert_eq!(
             case.skip.is_some(),
-            !case.backend.is_available(),
+            !BackendKind::from_name(&case.backend)
+                .unwrap()
+                .is_available(),
             "{case:?}"
         );
     }
@@ -667,14 +686,14 @@ fn bytes_that_are_not_utf8_are_an_error_on_their_line() {
     let at = bytes.iter().position(|&b| b == b'f').unwrap() + 1;
     bytes.insert(at, 0xe9);
     std::fs::write(&path, &bytes).unwrap();
-    let err = load_file(&path, &OPTS).unwrap_err();
+    let err = load_file(&path, &opts()).unwrap_err();
     assert_eq!(err.line(), Some(2), "{err}");
     assert!(err.to_string().contains("not valid UTF-8"), "{err}");
 }
 
 #[test]
 fn devices_and_oversized_files_are_refused_before_reading() {
-    let err = load_file(Path::new("/dev/zero"), &OPTS).unwrap_err();
+    let err = load_file(Path::new("/dev/zero"), &opts()).unwrap_err();
     assert!(
         err.to_string()
             .starts_with("/dev/zero: not a regular file (a character device)"),
@@ -685,7 +704,7 @@ fn devices_and_oversized_files_are_refused_before_reading() {
     let mut text = BASE.to_string();
     text.push_str(&"# padding\n".repeat(120_000));
     std::fs::write(&path, text).unwrap();
-    let err = load_file(&path, &OPTS).unwrap_err();
+    let err = load_file(&path, &opts()).unwrap_err();
     assert!(
         err.to_string().contains("larger than the 1048576 bytes"),
         "{err}"

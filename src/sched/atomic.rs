@@ -5,10 +5,10 @@
 //! takes more batches).
 
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 
 use super::job::Epoch;
-use super::{spawn_pull_worker, sub_range, BatchSource, SchedError, Shared, Thread};
+use super::worker::sub_range;
+use super::{BatchSource, Launch, SchedError};
 use crate::pow::NonceRange;
 
 struct SharedCounter {
@@ -23,17 +23,17 @@ impl BatchSource for SharedCounter {
         // Relaxed: the counter only has to hand out distinct offsets; the work itself travels in
         // the epoch, published under the board's lock. Each worker adds past the end at most
         // once per epoch (it then waits), so the counter stays far from overflow.
-        let offset = epoch.cursor.0.fetch_add(self.batch, Ordering::Relaxed);
+        let offset = epoch.cursor().fetch_add(self.batch, Ordering::Relaxed);
         (offset < epoch.range.len()).then(|| sub_range(&epoch.range, offset, self.batch))
     }
 }
 
-pub(crate) fn spawn(shared: &Arc<Shared>, threads: &mut Vec<Thread>) -> Result<(), SchedError> {
-    for k in 0..shared.threads {
+pub(crate) fn launch(launch: &mut Launch<'_>) -> Result<(), SchedError> {
+    for k in 0..launch.threads() {
         let source = SharedCounter {
-            batch: shared.batch,
+            batch: launch.batch(),
         };
-        threads.push(spawn_pull_worker(shared, k, source)?);
+        launch.spawn_worker(k, source)?;
     }
     Ok(())
 }

@@ -25,7 +25,9 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{bounded, unbounded, Receiver, Select, Sender, TryRecvError, TrySendError};
 
 use super::job::Epoch;
-use super::{nanos, new_histogram, spawn_helper, spawn_worker, SchedError, Shared, Thread, Worker};
+use super::spawn::{spawn_helper, spawn_worker};
+use super::worker::{nanos, new_histogram, Shared, Worker};
+use super::{Launch, SchedError};
 use crate::pow::{Hit, NonceRange};
 
 /// Queued batches per worker: enough that a worker finishing a batch finds the next one waiting,
@@ -51,7 +53,13 @@ struct Done {
     hashes: u64,
 }
 
-pub(crate) fn spawn(shared: &Arc<Shared>, threads: &mut Vec<Thread>) -> Result<(), SchedError> {
+pub(crate) fn launch(launch: &mut Launch<'_>) -> Result<(), SchedError> {
+    for k in 0..launch.threads() {
+        launch.claim(k)?;
+    }
+    let (shared, threads) = (launch.shared, &mut *launch.threads);
+    // The dispatcher totals the hashes of its result channel; `join` checks them.
+    shared.tallied.store(true, Ordering::Release);
     let n = shared.threads;
     let (work_tx, work_rx) = bounded::<Batch>(QUEUE_PER_WORKER * n);
     let (done_tx, done_rx) = unbounded::<Done>();

@@ -3,9 +3,8 @@
 //! Owns: the contiguous share of one worker. Must not: hand out work dynamically (a worker that
 //! is done waits for the roll or the next job).
 
-use std::sync::Arc;
-
-use super::{spawn_pull_worker, sub_range, SchedError, Shared, StaticShare, Thread};
+use super::worker::{sub_range, StaticShare};
+use super::{Launch, SchedError};
 use crate::pow::NonceRange;
 
 /// Worker `k`'s contiguous piece of `range` split `n` ways; pieces differ in length by at most 1.
@@ -18,10 +17,10 @@ pub(crate) fn share(range: &NonceRange, k: usize, n: usize) -> NonceRange {
     sub_range(range, lo, hi - lo)
 }
 
-pub(crate) fn spawn(shared: &Arc<Shared>, threads: &mut Vec<Thread>) -> Result<(), SchedError> {
-    for k in 0..shared.threads {
-        let source = StaticShare::new(shared, k, share);
-        threads.push(spawn_pull_worker(shared, k, source)?);
+pub(crate) fn launch(launch: &mut Launch<'_>) -> Result<(), SchedError> {
+    for k in 0..launch.threads() {
+        let source = StaticShare::new(launch.threads(), launch.batch(), k, share);
+        launch.spawn_worker(k, source)?;
     }
     Ok(())
 }

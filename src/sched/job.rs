@@ -53,27 +53,59 @@ pub(crate) struct PaddedU64(pub AtomicU64);
 
 /// One header over one nonce space: what every worker hashes until the epoch number changes.
 #[derive(Debug)]
-pub(crate) struct Epoch {
+pub struct Epoch {
     /// Grows by one at every switch and every roll.
-    pub seq: u64,
+    pub(crate) seq: u64,
     /// The caller's job (0 = the work `start` was given); unchanged by rolls.
-    pub job: u64,
+    pub(crate) job: u64,
     /// 0 for the job's own header, else the session-wide roll counter that made this header.
-    pub extranonce: u64,
-    pub work: Work,
+    pub(crate) extranonce: u64,
+    pub(crate) work: Work,
     /// The nonces of this epoch: the whole 2^32 space in a session, the asked range in a scan.
-    pub range: NonceRange,
+    pub(crate) range: NonceRange,
     /// When this epoch's *job* was broadcast (the session start for job 0; a roll keeps its
     /// job's instant), the zero point of switch latencies.
-    pub job_broadcast_at: Instant,
-    /// The `atomic` scheduler's cursor: offset into `range` of the next batch to hand out.
-    pub cursor: PaddedU64,
+    pub(crate) job_broadcast_at: Instant,
+    /// The dynamic schedulers' cursor: offset into `range` of the next batch to hand out.
+    pub(crate) cursor: PaddedU64,
     /// Workers that have finished their share of this epoch; the last one reports exhaustion.
-    pub done_workers: AtomicUsize,
+    pub(crate) done_workers: AtomicUsize,
+}
+
+/// What a [`super::BatchSource`] sees of an epoch.
+impl Epoch {
+    /// Grows by one at every job switch and every roll.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// The caller's job (0 for the work the session started with); unchanged by rolls.
+    pub fn job(&self) -> u64 {
+        self.job
+    }
+
+    /// What is hashed in this epoch.
+    pub fn work(&self) -> &Work {
+        &self.work
+    }
+
+    /// The nonces of this epoch (the whole 2^32 space in a session, the asked range in a
+    /// finite scan): the workers' batches together must cover it exactly once.
+    pub fn range(&self) -> NonceRange {
+        self.range
+    }
+
+    /// A counter shared by every worker of this epoch, 0 when the epoch begins, alone on its
+    /// cache lines: dynamic schedulers hand out offsets into [`Epoch::range`] with it
+    /// (`fetch_add` as `atomic` does, or `compare_exchange` for batch sizes that depend on
+    /// what is left). Adding past `range().len()` is how a worker learns the epoch ran dry.
+    pub fn cursor(&self) -> &AtomicU64 {
+        &self.cursor.0
+    }
 }
 
 impl Epoch {
-    fn new(
+    pub(crate) fn new(
         seq: u64,
         job: u64,
         extranonce: u64,

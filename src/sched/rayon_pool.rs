@@ -15,7 +15,9 @@ use rayon::iter::{IntoParallelIterator, ParallelIterator};
 use rayon::ThreadPool;
 
 use super::job::Epoch;
-use super::{spawn_helper, sub_range, SchedError, Shared, Thread, Worker};
+use super::spawn::spawn_helper;
+use super::worker::{sub_range, Shared, Worker};
+use super::{Launch, SchedError};
 
 thread_local! {
     /// The worker record of the pool thread this runs on (`None` on every other thread).
@@ -31,7 +33,12 @@ enum Halt {
     Stop,
 }
 
-pub(crate) fn spawn(shared: &Arc<Shared>, threads: &mut Vec<Thread>) -> Result<(), SchedError> {
+pub(crate) fn launch(launch: &mut Launch<'_>) -> Result<(), SchedError> {
+    // The pool starts its n threads itself; each becomes worker `index` in its start handler.
+    for k in 0..launch.threads() {
+        launch.claim(k)?;
+    }
+    let (shared, threads) = (launch.shared, &mut *launch.threads);
     let n = shared.threads;
     let handler_shared = Arc::clone(shared);
     let pool = rayon::ThreadPoolBuilder::new()

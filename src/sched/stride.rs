@@ -4,9 +4,8 @@
 //! Owns: the stride share of one worker. Must not: hand out work dynamically (a worker that is
 //! done waits for the roll or the next job; that idle time is what this scheduler costs).
 
-use std::sync::Arc;
-
-use super::{spawn_pull_worker, SchedError, Shared, StaticShare, Thread};
+use super::worker::StaticShare;
+use super::{Launch, SchedError};
 use crate::pow::NonceRange;
 
 /// Worker `k`'s nonces of `range` when `n` workers stride over it: the k-th, (k+n)-th, … nonce.
@@ -27,10 +26,10 @@ pub(crate) fn share(range: &NonceRange, k: usize, n: usize) -> NonceRange {
     NonceRange::strided(range.nth(k), count, step).expect("every nonce of the share is in range")
 }
 
-pub(crate) fn spawn(shared: &Arc<Shared>, threads: &mut Vec<Thread>) -> Result<(), SchedError> {
-    for k in 0..shared.threads {
-        let source = StaticShare::new(shared, k, share);
-        threads.push(spawn_pull_worker(shared, k, source)?);
+pub(crate) fn launch(launch: &mut Launch<'_>) -> Result<(), SchedError> {
+    for k in 0..launch.threads() {
+        let source = StaticShare::new(launch.threads(), launch.batch(), k, share);
+        launch.spawn_worker(k, source)?;
     }
     Ok(())
 }

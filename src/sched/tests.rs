@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::pow::{scan_verified, sha2_midstate::Sha2Midstate, Target};
+use crate::pow::{scan_verified, sha2_midstate::Sha2Midstate, verify_hits, BackendKind, Target};
 
 const DEADLINE: Duration = Duration::from_secs(120);
 
@@ -83,7 +83,7 @@ fn every_scheduler_covers_a_range_exactly_like_one_thread() {
                 for batch in [1000, 4096] {
                     let label = format!("{kind} x{threads} batch {batch} {range:?}");
                     let got = scan_range(
-                        kind,
+                        &kind,
                         Arc::clone(&backend),
                         &work,
                         range,
@@ -120,7 +120,7 @@ fn pinned_scan_still_covers_the_range() {
     for &kind in SchedulerKind::ALL {
         let mut config = cfg(3, 1000);
         config.pin_threads = true;
-        let got = scan_range(kind, backend(), &work, range, &config).unwrap();
+        let got = scan_range(&kind, backend(), &work, range, &config).unwrap();
         assert_eq!(got.hits, expected.hits, "{kind}");
         for w in &got.workers {
             if let Some(core) = w.pinned_core {
@@ -141,7 +141,7 @@ fn sessions_follow_a_job_switch_and_account_for_every_hash() {
     let threads = 3;
     let batch = 4096;
     for &kind in SchedulerKind::ALL {
-        let session = start(kind, Arc::clone(&backend), first, &cfg(threads, batch)).unwrap();
+        let session = start(&kind, Arc::clone(&backend), first, &cfg(threads, batch)).unwrap();
         let tids = session.worker_tids();
         assert_eq!(tids.len(), threads, "{kind}");
         assert!(tids.iter().all(|&t| t > 0), "{kind}: {tids:?}");
@@ -212,7 +212,7 @@ fn sessions_follow_a_job_switch_and_account_for_every_hash() {
             assert_eq!(found.header, header, "{kind}");
             assert!(found.worker < threads, "{kind}");
             verify_hits(
-                BackendKind::Reference,
+                "reference",
                 &Work::new(header, first.target),
                 NonceRange::full(),
                 &[found.hit],
@@ -235,8 +235,14 @@ fn sessions_roll_to_a_fresh_header_and_cover_each_rolled_space() {
     let space = NonceRange::new(0, 20_000).unwrap();
     let threads = 2;
     for &kind in SchedulerKind::ALL {
-        let session =
-            start_in(kind, Arc::clone(&backend), work, space, &cfg(threads, 1000)).unwrap();
+        let session = start_in(
+            &kind,
+            Arc::clone(&backend),
+            work,
+            space,
+            &cfg(threads, 1000),
+        )
+        .unwrap();
         let mut hits = Vec::new();
         wait_until(&format!("{kind} to hash 10 spaces"), || {
             hits.extend(session.drain_hits());
@@ -278,8 +284,8 @@ fn sessions_roll_to_a_fresh_header_and_cover_each_rolled_space() {
 /// Reports one false hit per batch.
 struct Liar;
 impl Backend for Liar {
-    fn kind(&self) -> BackendKind {
-        BackendKind::Sha2
+    fn name(&self) -> &str {
+        "sha2"
     }
     fn scan(&self, _work: &Work, range: NonceRange, hits: &mut Vec<Hit>) -> u64 {
         if !range.is_empty() {
@@ -295,8 +301,8 @@ impl Backend for Liar {
 /// Panics in every batch.
 struct Bomb;
 impl Backend for Bomb {
-    fn kind(&self) -> BackendKind {
-        BackendKind::Sha2
+    fn name(&self) -> &str {
+        "sha2"
     }
     fn scan(&self, _work: &Work, _range: NonceRange, _hits: &mut Vec<Hit>) -> u64 {
         panic!("deliberate backend panic (sched test)");
@@ -308,13 +314,13 @@ fn a_false_hit_is_an_error_not_a_panic() {
     let work = many_hits_work(41);
     let range = NonceRange::new(0, 50_000).unwrap();
     for &kind in SchedulerKind::ALL {
-        let err = scan_range(kind, Arc::new(Liar), &work, range, &cfg(3, 1000)).unwrap_err();
+        let err = scan_range(&kind, Arc::new(Liar), &work, range, &cfg(3, 1000)).unwrap_err();
         assert!(
             matches!(err, SchedError::Backend(BackendError::BadHit { .. })),
             "{kind}: {err}"
         );
 
-        let session = start(kind, Arc::new(Liar), work, &cfg(2, 1000)).unwrap();
+        let session = start(&kind, Arc::new(Liar), work, &cfg(2, 1000)).unwrap();
         wait_until(&format!("{kind} to notice the false hit"), || {
             session.failed()
         });
@@ -335,7 +341,7 @@ fn deferred_verification_leaves_the_reference_check_to_the_caller() {
     };
     for &kind in SchedulerKind::ALL {
         // The liar's hits lie in their batches, so the workers publish them unchecked...
-        let session = start(kind, Arc::new(Liar), work, &deferred).unwrap();
+        let session = start(&kind, Arc::new(Liar), work, &deferred).unwrap();
         let mut hits = Vec::new();
         wait_until(&format!("{kind} to publish hits"), || {
             hits.extend(session.drain_hits());
@@ -344,11 +350,11 @@ fn deferred_verification_leaves_the_reference_check_to_the_caller() {
         assert!(!session.failed(), "{kind}");
         session.finish().unwrap();
         // ...and the caller's check finds them out.
-        let err = hits[0].verify(BackendKind::Sha2).unwrap_err();
+        let err = hits[0].verify("sha2").unwrap_err();
         assert!(matches!(err, BackendError::BadHit { .. }), "{kind}: {err}");
 
         // Honest hits pass the caller's check.
-        let session = start(kind, Arc::new(Sha2Midstate), work, &deferred).unwrap();
+        let session = start(&kind, Arc::new(Sha2Midstate), work, &deferred).unwrap();
         let mut hits = Vec::new();
         wait_until(&format!("{kind} to find hits"), || {
             hits.extend(session.drain_hits());
@@ -356,13 +362,13 @@ fn deferred_verification_leaves_the_reference_check_to_the_caller() {
         });
         session.finish().unwrap();
         for h in &hits {
-            h.verify(BackendKind::Sha2Midstate).unwrap();
+            h.verify("sha2-midstate").unwrap();
         }
     }
     // A finite scan never defers: its caller gets verified hits or an error.
     let range = NonceRange::new(0, 50_000).unwrap();
     let err = scan_range(
-        SchedulerKind::Atomic,
+        &SchedulerKind::Atomic,
         Arc::new(Liar),
         &work,
         range,
@@ -380,7 +386,7 @@ fn a_panicking_backend_is_an_error_naming_the_worker() {
     let work = many_hits_work(42);
     let range = NonceRange::new(0, 10_000).unwrap();
     for &kind in SchedulerKind::ALL {
-        let err = scan_range(kind, Arc::new(Bomb), &work, range, &cfg(2, 1000)).unwrap_err();
+        let err = scan_range(&kind, Arc::new(Bomb), &work, range, &cfg(2, 1000)).unwrap_err();
         assert!(
             matches!(err, SchedError::WorkerPanicked(k) if k < 2),
             "{kind}: {err}"
@@ -393,16 +399,16 @@ fn bad_configs_are_refused() {
     let work = many_hits_work(43);
     let range = NonceRange::new(0, 10).unwrap();
     for bad in [cfg(0, 1000), cfg(1, 0), cfg(MAX_THREADS + 1, 1)] {
-        let err = scan_range(SchedulerKind::Atomic, backend(), &work, range, &bad).unwrap_err();
+        let err = scan_range(&SchedulerKind::Atomic, backend(), &work, range, &bad).unwrap_err();
         assert!(matches!(err, SchedError::Config(_)), "{bad:?}: {err}");
-        assert!(start(SchedulerKind::Stride, backend(), work, &bad).is_err());
+        assert!(start(&SchedulerKind::Stride, backend(), work, &bad).is_err());
     }
 }
 
 #[test]
 fn dropping_a_session_stops_its_workers() {
     for &kind in SchedulerKind::ALL {
-        let session = start(kind, backend(), many_hits_work(44), &cfg(2, 1000)).unwrap();
+        let session = start(&kind, backend(), many_hits_work(44), &cfg(2, 1000)).unwrap();
         wait_until("some hashing", || session.hashes() > 0);
         drop(session); // must return (joins the workers) rather than hang
     }
@@ -429,7 +435,7 @@ fn throughput_probe() {
     let work = Work::new(Header::synthetic(1), Target::from_zero_bits(32).unwrap());
     for threads in [1, 2] {
         for &kind in SchedulerKind::ALL {
-            let session = start(kind, backend(), work, &cfg(threads, 4096)).unwrap();
+            let session = start(&kind, backend(), work, &cfg(threads, 4096)).unwrap();
             std::thread::sleep(Duration::from_secs_f64(0.5));
             let (h0, t0) = (session.hashes(), Instant::now());
             std::thread::sleep(Duration::from_secs_f64(secs));
