@@ -44,9 +44,19 @@ use std::process::ExitCode;
 /// backend and scheduler the registry adds. Exit codes: 0 ok, 1 a failed run or a regression,
 /// 2 usage or input error (a refused registration too), 3 an inconclusive gate.
 pub fn main_with(registry: Registry) -> ExitCode {
+    ExitCode::from(run_cli(&registry, std::env::args_os()))
+}
+
+/// [`main_with`] over explicit arguments (the first is the program name), returning the exit
+/// code: for tests and for callers that wrap the command line.
+pub fn run_cli<I, T>(registry: &Registry, args: I) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString>,
+{
     use clap::Parser;
 
-    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let mut args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
     // `cargo bench` passes `--bench` to a harness-less bench (it means nothing here); when that
     // is all it passes, run the default scenario.
     let from_cargo_bench = args.iter().any(|a| a == "--bench");
@@ -59,22 +69,22 @@ pub fn main_with(registry: Registry) -> ExitCode {
         Err(e) => {
             // clap prints help/version to stdout (exit 0) and usage errors to stderr (exit 2).
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+            return if e.use_stderr() { 2 } else { 0 };
         }
     };
     if let Err(e) = registry.check() {
         note!("error: registry: {e}");
-        return ExitCode::from(2);
+        return 2;
     }
     if let Err(message) = registry.check_disable_env() {
         note!("error: {}: {message}", pow::DISABLE_ENV);
-        return ExitCode::from(2);
+        return 2;
     }
-    match cmd::dispatch(cli.command, &registry) {
-        Ok(code) => ExitCode::from(code),
+    match cmd::dispatch(cli.command, registry) {
+        Ok(code) => code,
         Err(err) => {
             note!("error: {}", error::message(&err));
-            ExitCode::from(error::exit_code(&err))
+            error::exit_code(&err)
         }
     }
 }

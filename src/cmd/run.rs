@@ -113,7 +113,21 @@ pub fn run(args: &RunArgs, registry: &Registry) -> Result<u8> {
             code = run::interrupt_exit_code();
             break;
         }
-        code = baseline.after_run(args, &outcome.report, &outcome.dir)?;
+        if !outcome.report.failed.is_empty() {
+            // No number for a wrong backend: its cases failed the pre-flight cross-check.
+            crate::note!(
+                "{} case(s) failed the pre-flight cross-check against the reference; first: {}: {}",
+                outcome.report.failed.len(),
+                outcome.report.failed[0].id,
+                outcome.report.failed[0].reason
+            );
+            if let Some(name) = &args.save_baseline {
+                crate::note!("baseline {name} not saved: cases failed the pre-flight check");
+            }
+            code = code.max(1);
+            continue;
+        }
+        code = code.max(baseline.after_run(args, &outcome.report, &outcome.dir)?);
     }
     Ok(code)
 }

@@ -89,6 +89,13 @@ pub enum SchedError {
     /// Worker `k` panicked (a panic inside the backend is caught and reported this way too).
     #[error("worker {0} panicked")]
     WorkerPanicked(usize),
+    /// The backend panicked inside `scan` on worker `worker`.
+    #[error("backend {backend} panicked on worker {worker}: {message}")]
+    BackendPanicked {
+        backend: String,
+        worker: usize,
+        message: String,
+    },
     /// The channel dispatcher or the rayon driver panicked.
     #[error("scheduler thread {0} panicked")]
     HelperPanicked(&'static str),

@@ -302,7 +302,7 @@ impl Backend for Liar {
 struct Bomb;
 impl Backend for Bomb {
     fn name(&self) -> &str {
-        "sha2"
+        "bomb"
     }
     fn scan(&self, _work: &Work, _range: NonceRange, _hits: &mut Vec<Hit>) -> u64 {
         panic!("deliberate backend panic (sched test)");
@@ -388,8 +388,14 @@ fn a_panicking_backend_is_an_error_naming_the_worker() {
     for &kind in SchedulerKind::ALL {
         let err = scan_range(&kind, Arc::new(Bomb), &work, range, &cfg(2, 1000)).unwrap_err();
         assert!(
-            matches!(err, SchedError::WorkerPanicked(k) if k < 2),
+            matches!(err, SchedError::BackendPanicked { ref backend, worker, .. }
+                if backend == "bomb" && worker < 2),
             "{kind}: {err}"
+        );
+        let text = err.to_string();
+        assert!(
+            text.contains("bomb") && text.contains("worker") && text.contains("deliberate"),
+            "{text}"
         );
     }
 }

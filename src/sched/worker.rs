@@ -308,9 +308,16 @@ impl Worker {
             shared.backend.scan(&epoch.work, range, hit_buf)
         }));
         let end = Instant::now();
-        let Ok(hashes) = scanned else {
-            shared.fail(SchedError::WorkerPanicked(self.index));
-            return Err(Failed);
+        let hashes = match scanned {
+            Ok(hashes) => hashes,
+            Err(payload) => {
+                shared.fail(SchedError::BackendPanicked {
+                    backend: shared.backend_name.clone(),
+                    worker: self.index,
+                    message: crate::pow::crosscheck::panic_text(&payload),
+                });
+                return Err(Failed);
+            }
         };
         let busy = nanos(end - begin);
         self.busy_ns += busy;
