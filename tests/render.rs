@@ -149,7 +149,17 @@ fn check_outputs(dir: &Path, ids: &[String]) {
             "{svg_rel} has no compression frame"
         );
         assert!(html.contains(svg_rel), "index.html does not link {svg_rel}");
+        // The hottest source lines of the case's workers, in the report and on the page.
+        let hot = case["profile"]["hot_lines"].as_array().expect("hot lines");
+        let first = &hot[0];
+        assert!(first["file"].as_str().unwrap().ends_with(".rs"), "{first}");
+        assert!(first["line"].as_u64().unwrap() > 0, "{first}");
+        let shares: f64 = hot.iter().map(|l| l["share"].as_f64().unwrap()).sum();
+        assert!(shares > 0.0 && shares <= 1.0 + 1e-9, "{shares}");
+        let cell = format!("{}:{}", first["file"].as_str().unwrap(), first["line"]);
+        assert!(html.contains(&cell), "index.html lacks hot line {cell}");
     }
+    assert!(html.contains("id=\"hot-lines\""));
 }
 
 #[test]

@@ -1,5 +1,5 @@
 //! The per-report `index.html`: summary table, the charts, links to each case's flamegraph,
-//! skipped cases, profiler overhead, the interrupted banner and the machine fingerprint.
+//! each case's hottest source lines, skipped cases, profiler overhead, the interrupted banner and the machine fingerprint.
 //!
 //! Owns: the page's markup and its (inline) style. Must not: compute statistics, or reference
 //! anything outside the report directory — the page must work offline from a CI artefact, so
@@ -165,6 +165,7 @@ pub fn index_html(report: &Report, drawn: &Drawn) -> String {
     summary_section(&mut h, report, drawn);
     plots_section(&mut h, drawn);
     flamegraph_section(&mut h, report, drawn);
+    hot_lines_section(&mut h, report);
     if !drawn.not_drawn.is_empty() {
         h.push_str("<h2 id=\"not-drawn\">Not drawn</h2>\n<ul>\n");
         for nd in &drawn.not_drawn {
@@ -286,7 +287,19 @@ fn flamegraph_section(h: &mut String, report: &Report, drawn: &Drawn) {
     );
     for c in profiled {
         let Some(p) = &c.profile else { continue };
-        let detail = format!("{} samples, {} hashes profiled", p.samples, p.hashes);
+        let mut detail = format!("{} samples, {} hashes profiled", p.samples, p.hashes);
+        if let (Some(req), Some(eff)) = (p.requested_hz, p.effective_hz) {
+            let _ = write!(detail, ", {eff:.0} Hz effective of {req} Hz asked");
+        }
+        if let Some(cpu) = p.cpu_ns {
+            let _ = write!(detail, ", {} CPU", fmt_ns(cpu as f64));
+        }
+        if let Some(n) = p.unknown_samples.filter(|&n| n > 0) {
+            let _ = write!(detail, ", {n} not unwound ([unknown])");
+        }
+        if let Some(n) = p.dropped_samples.filter(|&n| n > 0) {
+            let _ = write!(detail, ", {n} dropped (buffer full)");
+        }
         match drawn.flamegraph(&c.id) {
             Some(path) => {
                 let _ = writeln!(
@@ -303,6 +316,49 @@ fn flamegraph_section(h: &mut String, report: &Report, drawn: &Drawn) {
         }
     }
     h.push_str("</ul>\n");
+}
+
+/// Per profiled case, the source lines of this workspace where the workers spent their CPU
+/// time: the question after "which function" is "which stage of the rounds".
+fn hot_lines_section(h: &mut String, report: &Report) {
+    let e = escape;
+    let with_lines: Vec<&CaseReport> = report
+        .cases
+        .iter()
+        .filter(|c| c.profile.as_ref().is_some_and(|p| !p.hot_lines.is_empty()))
+        .collect();
+    if with_lines.is_empty() {
+        return;
+    }
+    h.push_str(
+        "<h2 id=\"hot-lines\">Hottest source lines</h2>\n<p>Per case, the workspace source lines \
+         the workers' samples were on (the innermost line of this workspace in each sample's \
+         stack: inlined library helpers and calls into libc count for the line that used them), \
+         weighted by CPU time. Share is of the workers' sampled CPU time.</p>\n",
+    );
+    for c in with_lines {
+        let Some(p) = &c.profile else { continue };
+        let _ = writeln!(
+            h,
+            "<h3 class=\"id\">{}</h3>\n<table class=\"hot-lines\">\n<thead><tr><th>share</th>\
+             <th>samples</th><th>line</th><th>function</th><th>code</th></tr></thead>\n<tbody>",
+            e(&c.id)
+        );
+        for l in &p.hot_lines {
+            let _ = writeln!(
+                h,
+                "<tr><td class=\"num\">{:.1} %</td><td class=\"num\">{}</td>\
+                 <td><code>{}:{}</code></td><td><code>{}</code></td><td><code>{}</code></td></tr>",
+                100.0 * l.share,
+                l.samples,
+                e(&l.file),
+                l.line,
+                e(&l.function),
+                e(l.code.as_deref().unwrap_or(""))
+            );
+        }
+        h.push_str("</tbody>\n</table>\n");
+    }
 }
 
 fn profiling_section(h: &mut String, report: &Report) {

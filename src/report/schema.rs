@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::probe::ceiling::Ceiling;
 use crate::probe::latency::LatencySummary;
 use crate::probe::machine::Fingerprint;
+use crate::probe::profile::HotLine;
 use crate::report::stats::RateStats;
 use crate::scenario::plan::{Difficulty, Plan};
 
@@ -413,6 +414,27 @@ pub struct ProfileArtefacts {
     pub svg: String,
     /// Hashes done while the profiler ran (to normalise differential flamegraphs per hash).
     pub hashes: u64,
+    // Optional fields below: absent in reports written before the profiler recorded them.
+    /// The sampling frequency asked for, Hz.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_hz: Option<u32>,
+    /// Samples actually taken per second of sampled CPU time (the kernel delivers at most
+    /// about one per scheduler tick per busy CPU, whatever was asked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effective_hz: Option<f64>,
+    /// CPU time the samples stand for, ns (each sample weighted by its thread's CPU time since
+    /// its previous sample); the `cpu` values of the `.pb` add up to this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_ns: Option<u64>,
+    /// Samples kept under an `[unknown]` frame because they could not be unwound.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unknown_samples: Option<u64>,
+    /// Samples lost because the sampler's buffer was full (not in `samples`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dropped_samples: Option<u64>,
+    /// The hottest source lines of this workspace in the case's workers, hottest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hot_lines: Vec<HotLine>,
 }
 
 #[cfg(test)]
@@ -471,6 +493,12 @@ mod tests {
             pprof: format!("flame/{i}.pb"),
             svg: svg.to_string(),
             hashes: 1,
+            requested_hz: None,
+            effective_hz: None,
+            cpu_ns: None,
+            unknown_samples: None,
+            dropped_samples: None,
+            hot_lines: Vec::new(),
         };
         let taken = [("report.json", "the report itself")];
         let mut problems = |svgs: [&str; 2]| {

@@ -631,7 +631,8 @@ fn run_case(case: &Case, ctx: &CaseContext<'_>) -> Result<CaseResult, RunError> 
     }
     let profile = match profiler {
         Some(p) => Some((
-            p.finish().map_err(profile_err)?,
+            // Hot lines over this case's workers only.
+            p.finish_focused(&tids).map_err(profile_err)?,
             session.hashes() - profile_h0,
         )),
         None => None,

@@ -88,6 +88,12 @@ pub fn write_profile(
         pprof: rel("pb"),
         svg: rel("svg"),
         hashes,
+        requested_hz: Some(cpu.requested_hz),
+        effective_hz: Some(cpu.effective_hz),
+        cpu_ns: Some(cpu.cpu_ns),
+        unknown_samples: Some(cpu.unknown_samples),
+        dropped_samples: Some(cpu.dropped_samples),
+        hot_lines: cpu.hot_lines.clone(),
     })
 }
 
