@@ -37,11 +37,13 @@ impl Backend for DropsEveryOther {
     }
 }
 
-/// A user's scheduler: guided self-scheduling, each batch a share of what is left.
+/// A user's scheduler: guided self-scheduling, each batch a share of what is left, between an
+/// eighth of the scenario's batch and the batch itself (a timed epoch spans 2^32 nonces).
 struct Guided;
 struct GuidedSource {
     threads: u64,
     min: u64,
+    max: u64,
 }
 impl BatchSource for GuidedSource {
     fn begin(&mut self, _epoch: &Epoch) {}
@@ -53,7 +55,7 @@ impl BatchSource for GuidedSource {
             if at >= range.len() {
                 return None;
             }
-            let size = ((range.len() - at) / (2 * self.threads)).max(self.min);
+            let size = ((range.len() - at) / (2 * self.threads)).clamp(self.min, self.max);
             match cursor.compare_exchange_weak(at, at + size, Ordering::Relaxed, Ordering::Relaxed)
             {
                 Ok(_) => return Some(range.split_at(at).1.split_at(size).0),
@@ -73,7 +75,8 @@ impl Scheduler for Guided {
         for k in 0..launch.threads() {
             let source = GuidedSource {
                 threads: launch.threads() as u64,
-                min: launch.batch().min(1024),
+                min: (launch.batch() / 8).max(1),
+                max: launch.batch(),
             };
             launch.spawn_worker(k, source)?;
         }
