@@ -7,6 +7,7 @@ pub mod bisect;
 pub mod error;
 pub mod history_store;
 pub mod input;
+pub mod output;
 pub mod pow;
 pub mod probe;
 pub mod render;

@@ -12,9 +12,9 @@ use serde_json::json;
 
 use minebench::bisect::{self, BisectError, BisectOptions, Bisection, Mark, Probe};
 use minebench::error::UsageError;
+use minebench::output::write_atomic;
 use minebench::report::compare::CaseComparison;
 use minebench::report::Report;
-use minebench::run::output::write_atomic;
 
 use super::compare::change_text;
 use crate::cli::BisectArgs;

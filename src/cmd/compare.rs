@@ -7,11 +7,11 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 
 use minebench::error::{InputError, UsageError};
+use minebench::output::write_atomic;
 use minebench::report::compare::{self, CaseComparison, CompareOptions, Comparison, Side};
 use minebench::report::merge::{merge_reports, MergeError};
 use minebench::report::stats::Verdict;
 use minebench::report::{Metric, Report};
-use minebench::run::output::write_atomic;
 
 use super::baseline;
 use crate::cli::{CompareArgs, GateArgs, MergeReportsArgs};

@@ -4,8 +4,8 @@
 use anyhow::Result;
 
 use minebench::error::UsageError;
+use minebench::output::write_atomic;
 use minebench::report::export::{self, Format};
-use minebench::run::output::write_atomic;
 
 use crate::cli::{ExportArgs, ExportFormat};
 

@@ -11,9 +11,9 @@ use anyhow::Result;
 
 use minebench::error::{InputError, UsageError};
 use minebench::input::{read_text, MAX_FOLDED_BYTES};
+use minebench::output::write_atomic;
 use minebench::render::flamegraph::{diff_flamegraph_svg, folded_stats, DiffScale};
 use minebench::report::resolve_inside;
-use minebench::run::output::write_atomic;
 
 use crate::cli::FlameArgs;
 

@@ -13,10 +13,10 @@ use serde_json::json;
 
 use minebench::error::{InputError, UsageError};
 use minebench::history_store::Store;
+use minebench::output::write_atomic;
 use minebench::render::{history as text, history_plot};
 use minebench::report::history::{self, Analysed, HistoryRow, Options, Order};
 use minebench::report::Report;
-use minebench::run::output::write_atomic;
 
 use crate::cli::{HistoryArgs, OrderArg};
 

@@ -8,10 +8,10 @@ use anyhow::Result;
 
 use minebench::error::InputError;
 use minebench::input::{read_text, MAX_FOLDED_BYTES, MAX_REPORT_BYTES};
+use minebench::output::write_atomic;
 use minebench::render::flamegraph::flamegraph_svg;
 use minebench::render::{html, markdown, plots, Drawn, NotDrawn, RenderError};
 use minebench::report::{inside_dir, resolve_inside, svg_path_problems, Report};
-use minebench::run::output::write_atomic;
 
 use crate::cli::RenderArgs;
 

@@ -26,8 +26,8 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{NotDrawn, RenderError};
+use crate::output::write_atomic;
 use crate::report::{CaseReport, Report};
-use crate::run::output::write_atomic;
 
 /// DejaVu Sans (free licence, see `assets/DejaVuSans.LICENSE`), the only font the charts use.
 const FONT_BYTES: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
