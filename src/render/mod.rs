@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 pub mod flamegraph;
+pub mod format;
 pub mod history;
 pub mod history_plot;
 pub mod html;
