@@ -1,5 +1,7 @@
-//! Rendering from `&Report` only: console table, plots, flamegraphs, HTML, Markdown. Must not:
-//! compute statistics.
+//! Rendering from `&Report` only: console table, plots, flamegraphs, HTML, Markdown, and every
+//! output of a report written into a directory ([`render_report`]). Must not: compute
+//! statistics, or import `run` or the binary's `cmd` (files are written through
+//! `crate::output`).
 
 use std::path::PathBuf;
 
@@ -9,8 +11,11 @@ pub mod history;
 pub mod history_plot;
 pub mod html;
 pub mod markdown;
+mod outputs;
 pub mod plots;
 pub mod table;
+
+pub use outputs::{render_report, report_dir_of, Rendered};
 
 /// An output that was not drawn, and why (no data for it, a missing profile file...). Listed
 /// by `render` and on the HTML page, so a missing picture is never silent.
