@@ -16,8 +16,8 @@ use minebench::output::write_atomic;
 use minebench::report::compare::CaseComparison;
 use minebench::report::Report;
 
-use super::compare::change_text;
 use crate::cli::BisectArgs;
+use minebench::render::format::change_text;
 
 /// Exit status when BAD is not slower than GOOD: nothing to bisect (not an input error, not a
 /// failed run; the same code `compare` uses for "cannot decide").

@@ -208,6 +208,69 @@ pub fn underpowered(c: &Comparison) -> Option<String> {
     })
 }
 
+/// A case that a comparison could not compare, and why, worded once for every output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unmatched {
+    pub id: String,
+    /// `only in base`, `only in new; skipped in base: <reason>`, `skipped in both: <reason>`...
+    pub why: String,
+}
+
+/// Every case of either report that has no row in the comparison: measured on one side only
+/// (with the other side's skip reason when it has one) or skipped on a side without being
+/// measured on the other. In this order: only in base, only in new, skipped only.
+pub fn unmatched(c: &Comparison) -> Vec<Unmatched> {
+    let reason = |list: &[crate::report::SkippedCase], id: &str| {
+        list.iter().find(|s| s.id == id).map(|s| s.reason.clone())
+    };
+    let mut out = Vec::new();
+    for id in &c.only_in_base {
+        let why = match reason(&c.skipped_in_new, id) {
+            Some(r) => format!("only in base; skipped in new: {r}"),
+            None => "only in base".to_string(),
+        };
+        out.push(Unmatched {
+            id: id.clone(),
+            why,
+        });
+    }
+    for id in &c.only_in_new {
+        let why = match reason(&c.skipped_in_base, id) {
+            Some(r) => format!("only in new; skipped in base: {r}"),
+            None => "only in new".to_string(),
+        };
+        out.push(Unmatched {
+            id: id.clone(),
+            why,
+        });
+    }
+    let listed = |id: &str, out: &[Unmatched]| out.iter().any(|u| u.id == id);
+    for s in &c.skipped_in_base {
+        if listed(&s.id, &out) {
+            continue;
+        }
+        let why = match reason(&c.skipped_in_new, &s.id) {
+            Some(r) if r == s.reason => format!("skipped in both: {r}"),
+            Some(r) => format!("skipped in both: base {}; new {r}", s.reason),
+            None => format!("skipped in base: {}", s.reason),
+        };
+        out.push(Unmatched {
+            id: s.id.clone(),
+            why,
+        });
+    }
+    for s in &c.skipped_in_new {
+        if !listed(&s.id, &out) {
+            let why = format!("skipped in new: {}", s.reason);
+            out.push(Unmatched {
+                id: s.id.clone(),
+                why,
+            });
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

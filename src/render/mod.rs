@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 
+pub mod compare;
 pub mod flamegraph;
 pub mod format;
 pub mod history;
