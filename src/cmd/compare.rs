@@ -8,7 +8,7 @@ use anyhow::Result;
 
 use minebench::error::{InputError, UsageError};
 use minebench::output::write_atomic;
-use minebench::render::compare::markdown;
+use minebench::render::compare::{markdown, write_compare_dir, Input};
 use minebench::render::format::change_text;
 use minebench::report::compare::{self, CompareOptions, Comparison};
 use minebench::report::merge::{merge_reports, MergeError};
@@ -27,8 +27,10 @@ pub fn run(args: &CompareArgs) -> Result<u8> {
     if let Some(path) = &args.markdown {
         super::check_file_writable(path, "--markdown")?;
     }
-    let base = load(&resolve(&args.base, &args.baselines_dir)?)?;
-    let new = load(&resolve(&args.new, &args.baselines_dir)?)?;
+    let base_path = resolve(&args.base, &args.baselines_dir)?;
+    let new_path = resolve(&args.new, &args.baselines_dir)?;
+    let base = load(&base_path)?;
+    let new = load(&new_path)?;
     let opts = CompareOptions::new(
         args.threshold / 100.0,
         args.alpha,
@@ -36,6 +38,30 @@ pub fn run(args: &CompareArgs) -> Result<u8> {
     )
     .with_metric(args.metric.metric());
     let comparison = compare_reports(&base, &new, &opts)?;
+    if let Some(out) = &args.out {
+        // Written before the table and the gate, so a failed gate still leaves the directory
+        // (what a reviewer looks at to see why).
+        super::check_dir_writable(out, "--out")?;
+        let rendered = write_compare_dir(
+            &comparison,
+            Input {
+                report: &base,
+                path: &base_path,
+            },
+            Input {
+                report: &new,
+                path: &new_path,
+            },
+            out,
+        )?;
+        super::render::log_not_drawn(&rendered.drawn.not_drawn);
+        minebench::note!(
+            "comparison written into {} ({} files; open {})",
+            out.display(),
+            rendered.written.len(),
+            out.join(minebench::render::compare::HTML).display()
+        );
+    }
     if args.json {
         super::emit_json(&comparison)?;
     } else {

@@ -11,6 +11,7 @@ use std::fmt::Write as _;
 use super::format::{case_cells, fmt_ns, fmt_num, CASE_HEADERS};
 use super::plots::CHARTS;
 use super::Drawn;
+use crate::probe::machine::Fingerprint;
 use crate::report::{CaseReport, Report};
 
 /// Escapes text for HTML element content and quoted attribute values.
@@ -31,7 +32,7 @@ pub fn escape(text: &str) -> String {
 
 /// A relative path as a URL path: bytes outside `A-Za-z0-9-._~/` are percent-encoded, so a
 /// hand-edited report cannot turn a path into a scheme (`javascript:`) or a query.
-fn url_path(rel: &str) -> String {
+pub(crate) fn url_path(rel: &str) -> String {
     let mut out = String::with_capacity(rel.len());
     for b in rel.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
@@ -43,7 +44,7 @@ fn url_path(rel: &str) -> String {
     out
 }
 
-const STYLE: &str = "
+pub(crate) const STYLE: &str = "
 body { font-family: system-ui, -apple-system, 'Segoe UI', Roboto, 'DejaVu Sans', sans-serif;
        margin: 0 auto; max-width: 1100px; padding: 1em 1.5em 3em; color: #1d1d1f; }
 h1 { font-size: 1.6em; margin-bottom: 0.2em; }
@@ -294,8 +295,15 @@ fn profiling_section(h: &mut String, report: &Report) {
 
 fn machine_section(h: &mut String, report: &Report) {
     let e = escape;
-    let m = &report.machine;
     h.push_str("<h2 id=\"machine\">Machine</h2>\n<table class=\"kv\">\n");
+    for (k, v) in machine_rows(&report.machine) {
+        let _ = writeln!(h, "<tr><th>{}</th><td>{}</td></tr>", e(k), e(&v));
+    }
+    h.push_str("</table>\n");
+}
+
+/// The fingerprint as (label, value) rows, for a run's page and a comparison's side-by-side.
+pub(crate) fn machine_rows(m: &Fingerprint) -> [(&'static str, String); 10] {
     let flags = if m.cpu_flags.is_empty() {
         "none of interest".to_string()
     } else {
@@ -306,7 +314,7 @@ fn machine_section(h: &mut String, report: &Report) {
         (Some(c), _) => c.clone(),
         (None, _) => "unknown".into(),
     };
-    let rows: [(&str, String); 10] = [
+    [
         ("CPU", m.cpu_model.clone()),
         ("CPU flags", flags),
         ("logical cores", m.logical_cores.to_string()),
@@ -320,11 +328,7 @@ fn machine_section(h: &mut String, report: &Report) {
             m.hostname.clone().unwrap_or_else(|| "unknown".into()),
         ),
         ("hardware counters", m.hardware_counters.clone()),
-    ];
-    for (k, v) in rows {
-        let _ = writeln!(h, "<tr><th>{}</th><td>{}</td></tr>", e(k), e(&v));
-    }
-    h.push_str("</table>\n");
+    ]
 }
 
 #[cfg(test)]

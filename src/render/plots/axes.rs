@@ -62,6 +62,31 @@ pub(super) fn linear_axis(desc: &str, max: f64) -> Axis {
     }
 }
 
+/// `lo ..= hi` (lo may be negative) with ~8 nicely spaced labelled ticks, 0 among them when
+/// inside.
+pub(super) fn span_axis(desc: &str, lo: f64, hi: f64) -> Axis {
+    let (lo, hi) = if lo < hi && lo.is_finite() && hi.is_finite() {
+        (lo, hi)
+    } else {
+        (-1.0, 1.0)
+    };
+    let step = nice_step(hi - lo, 8);
+    let first = (lo / step).ceil() as i64;
+    let ticks = (first..)
+        .map(|i| i as f64 * step)
+        .take_while(|&v| v <= hi * (1.0 + 1e-9) + 1e-12)
+        // -0.0 would print as "-0".
+        .map(|v| if v == 0.0 { 0.0 } else { v })
+        .map(|v| (v, fmt_num(v)))
+        .collect();
+    Axis {
+        desc: desc.into(),
+        range: (lo, hi),
+        ticks,
+        minor: Vec::new(),
+    }
+}
+
 /// A log10 axis over whole decades covering `lo ..= hi` (both > 0): ticks at each decade,
 /// light lines at 2..9 × each decade.
 pub(super) fn log_axis(desc: &str, lo: f64, hi: f64) -> Axis {
@@ -170,6 +195,23 @@ mod tests {
         assert!(values.len() >= 4 && values.len() <= 8, "{values:?}");
         let step = values[1] - values[0];
         assert!([1.0, 2.0, 2.5, 5.0].contains(&step), "{step}");
+    }
+
+    #[test]
+    fn span_axis_crosses_zero_on_a_tick() {
+        let a = span_axis("x", -12.0, 7.5);
+        let values: Vec<f64> = a.ticks.iter().map(|t| t.0).collect();
+        assert!(values.contains(&0.0), "{values:?}");
+        assert!(
+            values[0] >= -12.0 && *values.last().unwrap() <= 7.5,
+            "{values:?}"
+        );
+        assert!(values.len() >= 5 && values.len() <= 12, "{values:?}");
+        let labels: Vec<&str> = a.ticks.iter().map(|t| t.1.as_str()).collect();
+        assert!(
+            labels.contains(&"0") && !labels.contains(&"-0"),
+            "{labels:?}"
+        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Efficiency against the calibrated single-core ceiling, with the ceiling as a dashed line.
 
-use super::model::{Bar, BarChart, BarRow};
+use super::model::{Bar, BarChart, BarRow, Mark};
 use super::{
     backend_legend, bar_height, color_keys, lookup, no_cases, ChartInfo, NothingToDraw, MEGA, WIDTH,
 };
@@ -36,6 +36,7 @@ pub(super) fn build(report: &Report) -> Result<BarChart, NothingToDraw> {
                 value: *e,
                 whisker: None,
                 color: lookup(&backends, c.backend.name()),
+                mark: Mark::Bar,
             }],
             note: format!("{e:.2}×"),
         })
@@ -50,6 +51,8 @@ pub(super) fn build(report: &Report) -> Result<BarChart, NothingToDraw> {
         size: (WIDTH, bar_height(rows.len())),
         rows,
         reference: Some((1.0, "ceiling".into())),
+        x_range: None,
+        bands: Vec::new(),
         legend: backend_legend(&backends),
     })
 }

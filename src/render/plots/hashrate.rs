@@ -1,7 +1,7 @@
 //! Hash rate per case: the median of the samples as a bar, its bootstrap 95 % CI as a whisker,
 //! coloured by backend.
 
-use super::model::{Bar, BarChart, BarRow};
+use super::model::{Bar, BarChart, BarRow, Mark};
 use super::{
     backend_legend, bar_height, color_keys, lookup, no_cases, ChartInfo, NothingToDraw, MEGA, WIDTH,
 };
@@ -26,6 +26,7 @@ pub(super) fn build(report: &Report) -> Result<BarChart, NothingToDraw> {
                 value: c.hash_rate.median / MEGA,
                 whisker: Some((c.hash_rate.ci95_low / MEGA, c.hash_rate.ci95_high / MEGA)),
                 color: lookup(&backends, c.backend.name()),
+                mark: Mark::Bar,
             }],
             note: fmt_num(c.hash_rate.median / MEGA),
         })
@@ -40,6 +41,8 @@ pub(super) fn build(report: &Report) -> Result<BarChart, NothingToDraw> {
         size: (WIDTH, bar_height(rows.len())),
         rows,
         reference: None,
+        x_range: None,
+        bands: Vec::new(),
         legend: backend_legend(&backends),
     })
 }

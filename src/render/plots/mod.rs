@@ -30,12 +30,16 @@ use plotters::prelude::*;
 
 use super::{NotDrawn, RenderError};
 use crate::output::write_atomic;
+use crate::report::compare::Comparison;
 use crate::report::Report;
 
 mod axes;
+mod before_after;
 mod efficiency;
+mod forest;
 mod hashrate;
 mod latency;
+mod latency_compare;
 mod model;
 mod scaling;
 mod threads;
@@ -214,6 +218,70 @@ pub(crate) fn register_font_once() -> Result<(), RenderError> {
     } else {
         Err(RenderError::Font)
     }
+}
+
+/// What a comparison's charts are drawn from: the comparison and the two reports it compared
+/// (for each side's CIs and latency histograms).
+#[derive(Debug, Clone, Copy)]
+pub struct ComparedReports<'a> {
+    pub comparison: &'a Comparison,
+    pub base: &'a Report,
+    pub new: &'a Report,
+}
+
+/// A chart of a comparison: its record and its builder.
+struct CompareChart {
+    info: ChartInfo,
+    build: fn(&ComparedReports<'_>, &mut Vec<NotDrawn>) -> Result<Chart, NothingToDraw>,
+}
+
+/// The comparison's charts, in the order its page shows them.
+const COMPARE_CHART_LIST: [CompareChart; 4] = [
+    CompareChart {
+        info: forest::INFO,
+        build: |d, _| forest::build(d.comparison).map(Chart::Bars),
+    },
+    CompareChart {
+        info: before_after::INFO,
+        build: |d, _| before_after::build(d).map(Chart::Bars),
+    },
+    CompareChart {
+        info: latency_compare::BATCH,
+        build: |d, skipped| {
+            latency_compare::build(d, &latency_compare::BATCH_WHICH, skipped).map(Chart::Lines)
+        },
+    },
+    CompareChart {
+        info: latency_compare::JOB_SWITCH,
+        build: |d, skipped| {
+            latency_compare::build(d, &latency_compare::JOB_SWITCH_WHICH, skipped).map(Chart::Lines)
+        },
+    },
+];
+
+/// Every chart of a comparison, in the order its page shows them.
+pub const COMPARE_CHARTS: [ChartInfo; 4] = [
+    COMPARE_CHART_LIST[0].info,
+    COMPARE_CHART_LIST[1].info,
+    COMPARE_CHART_LIST[2].info,
+    COMPARE_CHART_LIST[3].info,
+];
+
+/// Draws every chart of a comparison it has data for into `plots_dir`, as for [`draw_all`].
+pub fn draw_comparison(
+    data: &ComparedReports<'_>,
+    plots_dir: &Path,
+) -> Result<PlotsOutcome, RenderError> {
+    register_font_once()?;
+    create_dir(plots_dir)?;
+    let mut out = PlotsOutcome::default();
+    for chart in COMPARE_CHART_LIST {
+        let mut skipped = Vec::new();
+        let built = (chart.build)(data, &mut skipped);
+        out.not_drawn.extend(skipped);
+        out.record(plots_dir, chart.info.name, built)?;
+    }
+    Ok(out)
 }
 
 /// A chart model ready to draw.

@@ -10,7 +10,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::axes::{linear_axis, tick_label, Axis, TickedAxis};
+use super::axes::{linear_axis, span_axis, tick_label, Axis, TickedAxis};
 use super::font;
 
 #[derive(Debug, Clone)]
@@ -39,6 +39,18 @@ pub(super) struct BarChart {
     /// A dashed vertical line at this value, with its label (e.g. the ceiling at 1.0).
     pub(super) reference: Option<(f64, String)>,
     pub(super) legend: Vec<LegendEntry>,
+    /// The x range, when not `0 ..` the data (a change axis has negative values).
+    pub(super) x_range: Option<(f64, f64)>,
+    /// Shaded vertical bands under everything (a noise threshold).
+    pub(super) bands: Vec<Band>,
+}
+
+/// A shaded x interval across every row.
+#[derive(Debug, Clone)]
+pub(super) struct Band {
+    pub(super) lo: f64,
+    pub(super) hi: f64,
+    pub(super) color: RGBColor,
 }
 
 #[derive(Debug, Clone)]
@@ -55,6 +67,14 @@ pub(super) struct Bar {
     /// A whisker from low to high (a confidence interval).
     pub(super) whisker: Option<(f64, f64)>,
     pub(super) color: RGBColor,
+    /// How the value is marked: a bar from 0, or a dot (a forest plot's point estimate).
+    pub(super) mark: Mark,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Mark {
+    Bar,
+    Dot,
 }
 
 /// Lines over numeric axes. Values are in axis space: a log axis holds log10 of the value and
@@ -191,7 +211,10 @@ impl BarChart {
             .chain(self.reference.iter().map(|(v, _)| *v))
             .fold(0.0, f64::max);
         // Room right of the longest bar for its note.
-        let x_max = if data_max > 0.0 { data_max * 1.22 } else { 1.0 };
+        let (x_min, x_max) = self
+            .x_range
+            .unwrap_or((0.0, if data_max > 0.0 { data_max * 1.22 } else { 1.0 }));
+        let x_span = x_max - x_min;
         // Row k (0 = first case) is drawn at y = n-1-k, so the first case is at the top.
         let y_of = |k: usize| (n - 1 - k) as f64;
         let keys: Vec<f64> = (0..n).map(y_of).collect();
@@ -201,7 +224,11 @@ impl BarChart {
             .enumerate()
             .map(|(k, r)| (y_of(k), r.label.clone()))
             .collect();
-        let x_axis = linear_axis("", x_max);
+        let x_axis = if x_min == 0.0 {
+            linear_axis("", x_max)
+        } else {
+            span_axis("", x_min, x_max)
+        };
         let mut chart = ChartBuilder::on(&plot)
             .margin(10)
             .margin_right(20)
@@ -209,7 +236,7 @@ impl BarChart {
             .y_label_area_size(label_w + 16)
             .build_cartesian_2d(
                 TickedAxis::new(
-                    (0.0, x_max),
+                    (x_min, x_max),
                     x_axis.ticks.iter().map(|t| t.0).collect(),
                     Vec::new(),
                 ),
@@ -230,6 +257,14 @@ impl BarChart {
             .draw()
             .map_err(err)?;
 
+        for b in &self.bands {
+            chart
+                .draw_series([Rectangle::new(
+                    [(b.lo.max(x_min), -0.5), (b.hi.min(x_max), n as f64 - 0.5)],
+                    b.color.filled(),
+                )])
+                .map_err(err)?;
+        }
         // Under the bars and notes, so a note next to the line stays readable.
         if let Some((v, label)) = &self.reference {
             let grey = RGBColor(110, 110, 110);
@@ -253,7 +288,7 @@ impl BarChart {
         }
         let note_style = font(14).pos(Pos::new(HPos::Left, VPos::Center));
         let (plot_w, plot_h) = chart.plotting_area().dim_in_pixel();
-        let px_to_x = x_max / f64::from(plot_w.max(1));
+        let px_to_x = x_span / f64::from(plot_w.max(1));
         let px_to_y = n as f64 / f64::from(plot_h.max(1));
         for (k, row) in self.rows.iter().enumerate() {
             let yc = y_of(k);
@@ -261,21 +296,37 @@ impl BarChart {
             let bars = row.bars.len().max(1) as f64;
             let band = 0.76f64.min((26.0 + 14.0 * bars) * px_to_y);
             let h = band / bars;
-            let mut right = 0.0f64;
+            // A row without bars (a case with nothing to show) gets its note at the left.
+            let mut right = if row.bars.is_empty() { x_min } else { 0.0f64 };
             for (j, bar) in row.bars.iter().enumerate() {
                 let top = yc + band / 2.0 - j as f64 * h;
                 let bottom = top - h * 0.88;
-                chart
-                    .draw_series(std::iter::once(Rectangle::new(
-                        [(0.0, bottom), (bar.value.max(0.0), top)],
-                        bar.color.filled(),
-                    )))
-                    .map_err(err)?;
-                right = right.max(bar.value);
+                let value = bar.value.clamp(x_min, x_max);
+                match bar.mark {
+                    Mark::Bar => chart
+                        .draw_series(std::iter::once(Rectangle::new(
+                            [(value.min(0.0), bottom), (value.max(0.0), top)],
+                            bar.color.filled(),
+                        )))
+                        .map_err(err)?,
+                    Mark::Dot => chart
+                        .draw_series(std::iter::once(Circle::new(
+                            (value, (top + bottom) / 2.0),
+                            6,
+                            bar.color.filled(),
+                        )))
+                        .map_err(err)?,
+                };
+                right = right.max(value);
                 if let Some((lo, hi)) = bar.whisker {
+                    let (lo, hi) = (lo.clamp(x_min, x_max), hi.clamp(x_min, x_max));
                     let ym = (top + bottom) / 2.0;
                     let cap = (h * 0.25).min(0.15).min(7.0 * px_to_y);
-                    let style = BLACK.stroke_width(2);
+                    // A dot's whisker takes its colour (the verdict); a bar's is black on it.
+                    let style = match bar.mark {
+                        Mark::Bar => BLACK.stroke_width(2),
+                        Mark::Dot => bar.color.stroke_width(2),
+                    };
                     chart
                         .draw_series([
                             PathElement::new(vec![(lo, ym), (hi, ym)], style),
@@ -287,7 +338,7 @@ impl BarChart {
                 }
             }
             // A white box behind the note keeps it readable over a grid or reference line.
-            let x0 = right + x_max * 0.012;
+            let x0 = right + x_span * 0.012;
             let note_w = plot
                 .estimate_text_size(&row.note, &note_style)
                 .map_err(err)?

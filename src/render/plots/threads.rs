@@ -1,6 +1,6 @@
 //! Hashes per worker thread: one bar per worker, so load imbalance shows as uneven bars.
 
-use super::model::{Bar, BarChart, BarRow, LegendEntry, LegendKind};
+use super::model::{Bar, BarChart, BarRow, LegendEntry, LegendKind, Mark};
 use super::{color, no_cases, ChartInfo, NothingToDraw, HEIGHT, MEGA, WIDTH};
 use crate::report::{CaseReport, Report};
 
@@ -36,6 +36,7 @@ pub(super) fn build(report: &Report) -> Result<BarChart, NothingToDraw> {
                     value: w.hashes as f64 / MEGA,
                     whisker: None,
                     color: color(w.index),
+                    mark: Mark::Bar,
                 })
                 .collect(),
             note: format!("imbalance {:.3}", c.balance.imbalance),
@@ -65,6 +66,8 @@ pub(super) fn build(report: &Report) -> Result<BarChart, NothingToDraw> {
         size: (WIDTH, HEIGHT.max(170 + row_px * rows.len() as u32)),
         rows,
         reference: None,
+        x_range: None,
+        bands: Vec::new(),
         legend,
     })
 }
