@@ -272,7 +272,7 @@ pub fn unmatched(c: &Comparison) -> Vec<Unmatched> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -292,5 +292,89 @@ mod tests {
         assert_eq!(fmt_ns(4_781_809_874.0), "4.78 s");
         assert_eq!(fmt_ns(363_263.0), "363 µs");
         assert_eq!(fmt_ns(12.0), "12 ns");
+    }
+
+    /// A comparison with matched cases of the given changes (%), for tests of its outputs.
+    pub(crate) fn comparison(changes: &[(&str, Option<f64>, Verdict)]) -> Comparison {
+        use crate::report::compare::RateChange;
+        let side = Side {
+            scenario: "s".into(),
+            started_at: "t".into(),
+            git_commit: None,
+            git_dirty: None,
+            machine_key: "m".into(),
+            interrupted: false,
+        };
+        Comparison {
+            base: side.clone(),
+            new: side,
+            threshold: 0.02,
+            alpha: 0.05,
+            metric: Metric::Wall,
+            machines_differ: false,
+            cases: changes
+                .iter()
+                .map(|&(id, pct, verdict)| CaseComparison {
+                    id: id.into(),
+                    base_median_hps: 1e7,
+                    new_median_hps: 1e7,
+                    base_samples: 8,
+                    new_samples: 8,
+                    change: pct.map(|p| RateChange {
+                        ratio: 1.0 + p / 100.0,
+                        ratio_ci95_low: 1.0 + (p - 1.0) / 100.0,
+                        ratio_ci95_high: 1.0 + (p + 1.0) / 100.0,
+                        change_pct: p,
+                        change_ci95_low_pct: p - 1.0,
+                        change_ci95_high_pct: p + 1.0,
+                    }),
+                    p_value: pct.map(|_| 0.01),
+                    verdict,
+                    verdict_possible: true,
+                    batch_p99: None,
+                })
+                .collect(),
+            only_in_base: Vec::new(),
+            only_in_new: Vec::new(),
+            skipped_in_base: Vec::new(),
+            skipped_in_new: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn unmatched_names_every_case_without_a_row_once() {
+        use crate::report::SkippedCase;
+        let skip = |id: &str, reason: &str| SkippedCase {
+            id: id.into(),
+            reason: reason.into(),
+        };
+        let mut c = comparison(&[("m", Some(0.0), Verdict::NoChange)]);
+        c.only_in_base = vec!["b".into(), "b2".into()];
+        c.only_in_new = vec!["n".into()];
+        c.skipped_in_base = vec![
+            skip("n", "no sha-ni"),
+            skip("both", "no avx512"),
+            skip("x", "r1"),
+        ];
+        c.skipped_in_new = vec![
+            skip("b", "no avx2"),
+            skip("both", "no avx512"),
+            skip("x", "r2"),
+            skip("y", "r3"),
+        ];
+        let got: Vec<(String, String)> = unmatched(&c).into_iter().map(|u| (u.id, u.why)).collect();
+        let want = [
+            ("b", "only in base; skipped in new: no avx2"),
+            ("b2", "only in base"),
+            ("n", "only in new; skipped in base: no sha-ni"),
+            ("both", "skipped in both: no avx512"),
+            ("x", "skipped in both: base r1; new r2"),
+            ("y", "skipped in new: r3"),
+        ];
+        let want: Vec<(String, String)> = want
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        assert_eq!(got, want);
     }
 }

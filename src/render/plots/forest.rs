@@ -124,3 +124,36 @@ pub(super) fn build(c: &Comparison) -> Result<BarChart, NothingToDraw> {
         }],
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::format::tests::comparison;
+
+    #[test]
+    fn rows_sort_by_change_and_cases_not_compared_follow() {
+        let mut c = comparison(&[
+            ("up", Some(5.0), Verdict::Faster),
+            ("none", None, Verdict::Inconclusive),
+            ("down", Some(-12.0), Verdict::Slower),
+            ("flat", Some(0.3), Verdict::NoChange),
+        ]);
+        c.only_in_new = vec!["new-only".into()];
+        let chart = build(&c).unwrap();
+        let labels: Vec<&str> = chart.rows.iter().map(|r| r.label.as_str()).collect();
+        assert_eq!(labels, ["down", "flat", "up", "none", "new-only"]);
+        assert_eq!(chart.rows[0].bars[0].color, verdict_color(Verdict::Slower));
+        assert_eq!(chart.rows[0].bars[0].whisker, Some((-13.0, -11.0)));
+        assert!(chart.rows[3].bars.is_empty() && chart.rows[4].bars.is_empty());
+        assert_eq!(chart.rows[4].note, "only in new");
+        // The band is the threshold, and the range holds every whisker.
+        assert_eq!((chart.bands[0].lo, chart.bands[0].hi), (-2.0, 2.0));
+        let (lo, hi) = chart.x_range.unwrap();
+        assert!(lo < -13.0 && hi > 6.0, "{lo} {hi}");
+    }
+
+    #[test]
+    fn nothing_to_draw_without_any_case() {
+        assert!(build(&comparison(&[])).is_err());
+    }
+}
