@@ -31,9 +31,11 @@ pub struct NotDrawn {
 /// relative to the output directory, with `/` separators.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Drawn {
-    /// Names of the charts drawn (see [`plots::CHARTS`]): `plots/<name>.svg` and `.png` exist.
+    /// Names of the charts drawn (see [`plots::CHARTS`], for a comparison
+    /// [`plots::COMPARE_CHARTS`]): `plots/<name>.svg` and `.png` exist.
     pub charts: Vec<String>,
-    /// (case id, flamegraph SVG path) for every case whose flamegraph was drawn.
+    /// (case id, flamegraph SVG path) for every case whose flamegraph was drawn (for a
+    /// comparison, its differential flamegraph).
     pub flamegraphs: Vec<(String, String)>,
     pub not_drawn: Vec<NotDrawn>,
 }
