@@ -296,8 +296,14 @@ impl BarChart {
             let bars = row.bars.len().max(1) as f64;
             let band = 0.76f64.min((26.0 + 14.0 * bars) * px_to_y);
             let h = band / bars;
-            // A row without bars (a case with nothing to show) gets its note at the left.
-            let mut right = if row.bars.is_empty() { x_min } else { 0.0f64 };
+            // The note goes right of what the row draws: a bar spans from 0, a dot (a change
+            // that may be negative) only its value and whisker. A row without bars (a case
+            // with nothing to show) gets its note at the left.
+            let mut right = if row.bars.is_empty() {
+                x_min
+            } else {
+                f64::NEG_INFINITY
+            };
             for (j, bar) in row.bars.iter().enumerate() {
                 let top = yc + band / 2.0 - j as f64 * h;
                 let bottom = top - h * 0.88;
@@ -317,7 +323,10 @@ impl BarChart {
                         )))
                         .map_err(err)?,
                 };
-                right = right.max(value);
+                right = right.max(match bar.mark {
+                    Mark::Bar => value.max(0.0),
+                    Mark::Dot => value,
+                });
                 if let Some((lo, hi)) = bar.whisker {
                     let (lo, hi) = (lo.clamp(x_min, x_max), hi.clamp(x_min, x_max));
                     let ym = (top + bottom) / 2.0;
