@@ -27,7 +27,7 @@ pub(super) fn build(report: &Report) -> Result<BarChart, NothingToDraw> {
     if cases.is_empty() {
         return Err("no case has an efficiency against the ceiling".into());
     }
-    let backends = color_keys(cases.iter().map(|(c, _)| c.backend.name()));
+    let backends = color_keys(cases.iter().map(|(c, _)| c.backend.to_string()));
     let rows: Vec<BarRow> = cases
         .iter()
         .map(|(c, e)| BarRow {
@@ -35,7 +35,7 @@ pub(super) fn build(report: &Report) -> Result<BarChart, NothingToDraw> {
             bars: vec![Bar {
                 value: *e,
                 whisker: None,
-                color: lookup(&backends, c.backend.name()),
+                color: lookup(&backends, &c.backend.to_string()),
                 mark: Mark::Bar,
             }],
             note: format!("{e:.2}×"),

@@ -16,7 +16,7 @@ pub(super) const INFO: ChartInfo = ChartInfo {
 
 pub(super) fn build(report: &Report) -> Result<BarChart, NothingToDraw> {
     no_cases(report)?;
-    let backends = color_keys(report.cases.iter().map(|c| c.backend.name()));
+    let backends = color_keys(report.cases.iter().map(|c| c.backend.to_string()));
     let rows = report
         .cases
         .iter()
@@ -25,7 +25,7 @@ pub(super) fn build(report: &Report) -> Result<BarChart, NothingToDraw> {
             bars: vec![Bar {
                 value: c.hash_rate.median / MEGA,
                 whisker: Some((c.hash_rate.ci95_low / MEGA, c.hash_rate.ci95_high / MEGA)),
-                color: lookup(&backends, c.backend.name()),
+                color: lookup(&backends, &c.backend.to_string()),
                 mark: Mark::Bar,
             }],
             note: fmt_num(c.hash_rate.median / MEGA),

@@ -332,13 +332,14 @@ fn bar_height(rows: usize) -> u32 {
     HEIGHT.max(170 + 30 * rows as u32)
 }
 
-/// Distinct values in first-seen order, with their palette colours.
-fn color_keys<'a>(keys: impl Iterator<Item = &'a str>) -> Vec<(String, RGBColor)> {
+/// Distinct values in first-seen order, with their palette colours. Owned strings, so a
+/// backend given by `Display` (an enum today, a name string in schema v2) fits as it is.
+fn color_keys(keys: impl Iterator<Item = String>) -> Vec<(String, RGBColor)> {
     let mut seen: Vec<(String, RGBColor)> = Vec::new();
     for k in keys {
-        if !seen.iter().any(|(s, _)| s == k) {
+        if !seen.iter().any(|(s, _)| *s == k) {
             let c = color(seen.len());
-            seen.push((k.to_string(), c));
+            seen.push((k, c));
         }
     }
     seen
