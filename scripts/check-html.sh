@@ -1,28 +1,39 @@
 #!/usr/bin/env bash
-# Checks a report's index.html in headless Chromium, offline:
-#   scripts/check-html.sh REPORT_DIR
-# - the page loads and renders (a DOM dump with the report's heading),
+# Checks a report's index.html (or a comparison's compare.html) in headless Chromium, offline:
+#   scripts/check-html.sh REPORT_DIR            # REPORT_DIR/index.html, a run's page
+#   scripts/check-html.sh COMPARE_DIR compare.html   # the page of `minebench compare --out`
+# - the page loads and renders (a DOM dump with the page's heading: "minebench report" or
+#   "minebench compare"),
 # - every <img> loaded (a copy of the page with a tiny inline script marks broken images; the
-#   copy lives in a temp dir and points back at REPORT_DIR with <base href>, so the report
+#   copy lives in a temp dir and points back at the directory with <base href>, so the
 #   directory is not touched),
 # - no console errors or failed resource loads (Chromium's stderr log),
 # - no external URL in any src/href,
+# - every local href/src names a file that exists,
 # - a screenshot (1280x2000) is written, to $CHECK_HTML_SCREENSHOT or by default
-#   ${TMPDIR:-/tmp}/minebench-check-<report dir name>.png (printed; never inside REPORT_DIR).
+#   ${TMPDIR:-/tmp}/minebench-check-<dir name>.png (printed; never inside the directory).
 # Prints "N passed, M failed" and exits 1 if anything failed, 2 on bad usage.
 # Needs Debian's `chromium` (apt-get install -y chromium).
 set -u
 
-if [ $# -ne 1 ] || [ ! -d "$1" ]; then
-    echo "usage: $0 REPORT_DIR   (a directory holding index.html)" >&2
+if [ $# -lt 1 ] || [ $# -gt 2 ] || [ ! -d "$1" ]; then
+    echo "usage: $0 DIR [PAGE]   (a directory holding PAGE, default index.html)" >&2
     exit 2
 fi
 dir=$(cd "$1" && pwd)
-page="$dir/index.html"
+name=${2:-index.html}
+case "$name" in
+    */*|.*) echo "PAGE must be a file name in DIR, not $name" >&2; exit 2 ;;
+esac
+page="$dir/$name"
 if [ ! -f "$page" ]; then
-    echo "$page: no such file (run \`minebench render REPORT.json\` first)" >&2
+    echo "$page: no such file (run \`minebench render REPORT.json\` or \`minebench compare A B --out DIR\` first)" >&2
     exit 2
 fi
+case "$name" in
+    compare.html) heading='<h1>minebench compare' ;;
+    *) heading='<h1>minebench report' ;;
+esac
 chrome=$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)
 if [ -z "$chrome" ]; then
     echo "chromium not found: apt-get update && apt-get install -y chromium" >&2
@@ -52,6 +63,22 @@ else
     fail "external references: $(echo "$external" | tr '\n' ' ')"
 fi
 
+# 1b. Local links: every relative src/href (fragment and query cut off, %XX decoded) exists.
+missing=""
+while IFS= read -r ref; do
+    target=${ref%%#*}
+    target=${target%%\?*}
+    [ -z "$target" ] && continue
+    case "$target" in *:*) continue ;; esac
+    target=$(printf '%b' "${target//%/\\x}")
+    [ -e "$dir/$target" ] || missing="$missing $ref"
+done < <(grep -oE '(src|href)="[^"]*"' "$page" | sed -E 's/^(src|href)="(.*)"$/\2/')
+if [ -z "$missing" ]; then
+    pass "every local link resolves"
+else
+    fail "links to missing files:$missing"
+fi
+
 # 2. Load a marked copy and dump the DOM after load.
 probe="$work/check.html"
 marker='<script>window.addEventListener("load",function(){var imgs=document.images,bad=[];for(var i=0;i<imgs.length;i++){if(!imgs[i].complete||imgs[i].naturalWidth===0){bad.push(imgs[i].getAttribute("src"));}}document.body.setAttribute("data-img-total",String(imgs.length));document.body.setAttribute("data-img-broken",bad.join(" "));document.body.setAttribute("data-checked","yes");});</script>'
@@ -64,8 +91,8 @@ awk -v base="<base href=\"file://$dir/\">" -v marker="$marker" '
 
 "$chrome" "${flags[@]}" --dump-dom "file://$probe" > "$work/dom.html" 2> "$work/dom.log"
 rc=$?
-if [ $rc -eq 0 ] && grep -q '<h1>minebench report' "$work/dom.html"; then
-    pass "page loads (DOM has the report heading)"
+if [ $rc -eq 0 ] && grep -q "$heading" "$work/dom.html"; then
+    pass "page loads (DOM has the heading ${heading#<h1>})"
 else
     fail "page did not load (chromium exit $rc); log: $(tail -n 3 "$work/dom.log" | tr '\n' ' ')"
 fi

@@ -10,7 +10,8 @@
 # binary, interleaved A B, A B, ... (one `run --no-profile` per side per round), so that slow
 # drift of the machine (thermal, other load) hits both sides alike instead of biasing one. The
 # rounds of each side are merged into one report (`minebench merge-reports`: all samples, stats
-# recomputed) and compared (`minebench compare A B`, A = base) with a Markdown summary.
+# recomputed), each drawn (`minebench render`), and compared (`minebench compare A B --out`,
+# A = base) into a comparison directory: compare.html, compare.md, compare.json and the charts.
 #
 # SCENARIO defaults to scenarios/quick.toml of the current checkout, so both revisions run the
 # very same scenario. merge-reports/compare use the binary of the current checkout (old
@@ -18,8 +19,11 @@
 # --out`. The exit status is compare's: 0, 1 on a failed gate (--fail-on-regression in
 # COMPARE_ARGS), 3 on an undecided gate, 2 on bad input.
 #
-# Output: DIR (default reports/compare-<A>-<B>-<UTC>) with A.json, B.json (merged reports),
-# compare.md and compare.txt; the worktrees, builds' copies and per-round runs are temporary.
+# Output: DIR (default reports/compare-<A>-<B>-<UTC>): A/ and B/ (each side's merged report.json
+# with its own index.html, summary.md and plots), compare.html, compare.md, compare.json,
+# compare.txt (the console table) and plots/ (forest, before-after, latency; SVG and PNG). It is
+# written whatever the gate decides; the worktrees, builds' copies and per-round runs are
+# temporary.
 # The build cache is $CARGO_TARGET_DIR, else the checkout's target/ (dependencies are reused).
 set -euo pipefail
 
@@ -93,12 +97,15 @@ for ((r = 1; r <= ROUNDS; r++)); do
   done
 done
 
-"$MINEBENCH" merge-reports "$OUT/A.json" "$TMP"/runs/a/*/*/report.json
-"$MINEBENCH" merge-reports "$OUT/B.json" "$TMP"/runs/b/*/*/report.json
+"$MINEBENCH" merge-reports "$OUT/A/report.json" "$TMP"/runs/a/*/*/report.json
+"$MINEBENCH" merge-reports "$OUT/B/report.json" "$TMP"/runs/b/*/*/report.json
+# Each side's own page, which compare.html links to.
+"$MINEBENCH" render "$OUT/A/report.json" >/dev/null
+"$MINEBENCH" render "$OUT/B/report.json" >/dev/null
 
 echo "== A = $REV_A (${SHA_A:0:12}), B = $REV_B (${SHA_B:0:12}), $ROUNDS rounds each" >&2
 status=0
-"$MINEBENCH" compare "$OUT/A.json" "$OUT/B.json" --markdown "$OUT/compare.md" \
+"$MINEBENCH" compare "$OUT/A" "$OUT/B" --out "$OUT" \
   ${COMPARE_ARGS[@]+"${COMPARE_ARGS[@]}"} | tee "$OUT/compare.txt" || status=${PIPESTATUS[0]}
-echo "== written: $OUT/{A.json,B.json,compare.md,compare.txt}" >&2
+echo "== written: $OUT/{compare.html,compare.md,compare.json,compare.txt,plots/,A/,B/}" >&2
 exit "$status"

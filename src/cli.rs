@@ -226,6 +226,10 @@ pub struct CompareArgs {
     /// Print the comparison as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Write the comparison directory here: compare.html, compare.md, compare.json, the
+    /// charts (plots/*.svg and .png) and a differential flamegraph per profiled case.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
     #[command(flatten)]
     pub gate: GateArgs,
     /// The clock compared: `wall` (hashes per elapsed second) or `cpu` (hashes per second of

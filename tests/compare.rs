@@ -498,3 +498,153 @@ fn merge_reports_concatenates_rounds() {
     assert_eq!(refused.status.code(), Some(2));
     assert!(text(&refused.stderr).contains("another machine"));
 }
+
+const PNG_MAGIC: &[u8] = b"\x89PNG\r\n\x1a\n";
+
+/// Every `src="..."` and `href="..."` value of an HTML page.
+fn page_links(html: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for attr in ["src=\"", "href=\""] {
+        let mut rest = html;
+        while let Some(i) = rest.find(attr) {
+            rest = &rest[i + attr.len()..];
+            let end = rest.find('"').unwrap();
+            out.push(rest[..end].to_string());
+            rest = &rest[end..];
+        }
+    }
+    out
+}
+
+#[test]
+fn compare_out_writes_the_comparison_directory_and_drops_no_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut base = quiet();
+    // A case only the base measured, which the new run skipped (its CPU "lacks" the backend),
+    // and one both runs skipped: neither may vanish from any output.
+    let mut extra = base.cases[0].clone();
+    extra.id = "sha2-midstate/rayon/t1/zb12".into();
+    base.cases.push(extra);
+    let both = minebench::report::SkippedCase {
+        id: "avx512/atomic/t1/zb12".into(),
+        reason: "the CPU lacks avx512f".into(),
+    };
+    base.skipped.push(both.clone());
+    let mut new = scaled(&quiet(), 0.9);
+    new.skipped.push(both);
+    new.skipped.push(minebench::report::SkippedCase {
+        id: "sha2-midstate/rayon/t1/zb12".into(),
+        reason: "rayon disabled here".into(),
+    });
+    let a = write(dir.path(), "a.json", &base);
+    let b = write(dir.path(), "b.json", &new);
+    let cmp = dir.path().join("cmp");
+    let out = minebench()
+        .arg("compare")
+        .args([&a, &b])
+        .arg("--out")
+        .arg(&cmp)
+        .args(["--fail-on-regression", "5"])
+        .output()
+        .unwrap();
+    // The gate fails (10 % slower), and the directory is there all the same.
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let matched: Vec<String> = quiet().cases.iter().map(|c| c.id.clone()).collect();
+    let all: Vec<&str> = matched
+        .iter()
+        .map(String::as_str)
+        .chain(["sha2-midstate/rayon/t1/zb12", "avx512/atomic/t1/zb12"])
+        .collect();
+
+    // Every chart as SVG and PNG, with the case labels it must show.
+    for (chart, labels) in [
+        ("forest", all.clone()),
+        ("before-after", all.clone()),
+        (
+            "latency-batch",
+            matched.iter().map(String::as_str).collect(),
+        ),
+    ] {
+        let svg = std::fs::read_to_string(cmp.join(format!("plots/{chart}.svg")))
+            .unwrap_or_else(|e| panic!("plots/{chart}.svg: {e}"));
+        assert!(svg.starts_with("<svg"), "plots/{chart}.svg");
+        for label in labels {
+            assert!(svg.contains(label), "plots/{chart}.svg lacks {label}");
+        }
+        let png = std::fs::read(cmp.join(format!("plots/{chart}.png"))).unwrap();
+        assert!(
+            png.starts_with(PNG_MAGIC) && png.len() > 1000,
+            "{chart}.png"
+        );
+    }
+    let forest = std::fs::read_to_string(cmp.join("plots/forest.svg")).unwrap();
+    assert!(forest.contains("SLOWER"), "forest has no verdict");
+    assert!(forest.contains("noise threshold"));
+    assert!(forest.contains("only in base; skipped in new: rayon disabled here"));
+    assert!(forest.contains("skipped in both: the CPU lacks avx512f"));
+    let latency = std::fs::read_to_string(cmp.join("plots/latency-batch.svg")).unwrap();
+    assert!(latency.contains("base run") && latency.contains("new run"));
+    // No job switches in these runs: not drawn, and said so.
+    assert!(!cmp.join("plots/latency-job-switch.svg").exists());
+
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(cmp.join("compare.json")).unwrap()).unwrap();
+    assert_eq!(json["cases"].as_array().unwrap().len(), 2);
+    assert_eq!(json["only_in_base"][0], "sha2-midstate/rayon/t1/zb12");
+    assert_eq!(json["skipped_in_new"].as_array().unwrap().len(), 2);
+
+    let md = std::fs::read_to_string(cmp.join("compare.md")).unwrap();
+    for id in &matched {
+        assert!(md.contains(&format!("| `{id}` |")), "compare.md lacks {id}");
+    }
+    assert!(
+        md.contains("skipped in both: the CPU lacks avx512f"),
+        "{md}"
+    );
+
+    let html = std::fs::read_to_string(cmp.join("compare.html")).unwrap();
+    assert!(html.contains("<h1>minebench compare"));
+    for id in &all {
+        assert!(html.contains(id), "compare.html lacks {id}");
+    }
+    assert!(html.contains("only in base; skipped in new: rayon disabled here"));
+    assert!(html.contains("latency-job-switch"), "not-drawn list");
+    assert!(html.contains("neither run was profiled"));
+    let links = page_links(&html);
+    for chart in ["forest", "before-after", "latency-batch"] {
+        assert!(links.contains(&format!("plots/{chart}.svg")), "{links:?}");
+    }
+    assert!(links.contains(&"../a.json".to_string()), "{links:?}");
+    for link in &links {
+        assert!(!link.contains("://") && !link.starts_with('/'), "{link}");
+        assert!(
+            cmp.join(link).is_file(),
+            "compare.html links missing {link}"
+        );
+    }
+    // The console table lists the same cases not compared.
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("skipped in both: the CPU lacks avx512f"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn compare_out_that_cannot_be_a_directory_exits_2_before_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = write(dir.path(), "a.json", &quiet());
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let out = minebench()
+        .arg("compare")
+        .args([&a, &a])
+        .arg("--out")
+        .arg(file.join("cmp"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("--out"), "{}", text(&out.stderr));
+    assert!(out.stdout.is_empty(), "printed before refusing");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+}

@@ -217,7 +217,42 @@ fn run_renders_everything_and_render_rebuilds_it() {
     fs::write(&folded, saved).unwrap();
 
     flame_diff_between_cases(tmp.path(), &report, &ids);
+    compare_out_draws_a_flame_diff_per_case(tmp.path(), &dir, &ids);
     charts_without_data_are_not_drawn_and_said_so(tmp.path(), &report, &ids);
+}
+
+/// `compare --out` of the profiled run against itself: a per-hash differential flamegraph for
+/// every case, linked from the verdict table, and links back to the run's own page.
+fn compare_out_draws_a_flame_diff_per_case(tmp: &Path, run_dir: &Path, ids: &[String]) {
+    let cmp = tmp.join("cmp");
+    minebench()
+        .arg("compare")
+        .args([run_dir, run_dir])
+        .arg("--out")
+        .arg(&cmp)
+        .assert()
+        .success();
+    let html = fs::read_to_string(cmp.join("compare.html")).unwrap();
+    let links = links(&html);
+    for id in ids {
+        let stem = id.replace('/', "_");
+        let rel = format!("flame/{stem}.diff.svg");
+        let svg = fs::read_to_string(cmp.join(&rel)).unwrap_or_else(|e| panic!("{rel}: {e}"));
+        assert!(svg.contains("per hash"), "{rel} is not normalised per hash");
+        assert!(svg.contains("compress"), "{rel} has no compression frame");
+        assert!(links.contains(&rel), "compare.html does not link {rel}");
+    }
+    assert!(
+        links.iter().any(|l| l.ends_with("/index.html")),
+        "no link to the run's page: {links:?}"
+    );
+    for link in &links {
+        assert!(
+            cmp.join(link).is_file(),
+            "compare.html links missing {link}"
+        );
+    }
+    assert!(!html.contains("neither run was profiled"));
 }
 
 /// An edited report: one case (no scaling), no ceiling (no efficiency), interrupted, and a

@@ -12,12 +12,12 @@ use serde_json::json;
 
 use crate::bisect::{self, BisectError, BisectOptions, Bisection, Mark, Probe};
 use crate::error::UsageError;
+use crate::output::write_atomic;
 use crate::report::compare::CaseComparison;
 use crate::report::Report;
-use crate::run::output::write_atomic;
 
-use super::compare::change_text;
 use crate::cli::BisectArgs;
+use crate::render::format::change_text;
 
 /// Exit status when BAD is not slower than GOOD: nothing to bisect (not an input error, not a
 /// failed run; the same code `compare` uses for "cannot decide").

@@ -1,17 +1,18 @@
 //! `minebench compare` and `minebench merge-reports`: reading reports (by path, directory or
-//! baseline name), and printing a [`Comparison`] as a console table, Markdown or JSON.
+//! baseline name), then handing the [`Comparison`] to the library's renderers (console table,
+//! Markdown, JSON, the comparison directory) and the regression gate.
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
 use crate::error::{InputError, UsageError};
-use crate::report::compare::{self, CaseComparison, CompareOptions, Comparison, Side};
+use crate::output::write_atomic;
+use crate::render::compare::{markdown, write_compare_dir, Input};
+use crate::render::format::change_text;
+use crate::report::compare::{self, CompareOptions, Comparison};
 use crate::report::merge::{merge_reports, MergeError};
-use crate::report::stats::Verdict;
-use crate::report::{Metric, Report};
-use crate::run::output::write_atomic;
+use crate::report::Report;
 
 use super::baseline;
 use crate::cli::{CompareArgs, GateArgs, MergeReportsArgs};
@@ -26,8 +27,10 @@ pub fn run(args: &CompareArgs) -> Result<u8> {
     if let Some(path) = &args.markdown {
         super::check_file_writable(path, "--markdown")?;
     }
-    let base = load(&resolve(&args.base, &args.baselines_dir)?)?;
-    let new = load(&resolve(&args.new, &args.baselines_dir)?)?;
+    let base_path = resolve(&args.base, &args.baselines_dir)?;
+    let new_path = resolve(&args.new, &args.baselines_dir)?;
+    let base = load(&base_path)?;
+    let new = load(&new_path)?;
     let opts = CompareOptions::new(
         args.threshold / 100.0,
         args.alpha,
@@ -35,10 +38,34 @@ pub fn run(args: &CompareArgs) -> Result<u8> {
     )
     .with_metric(args.metric.metric());
     let comparison = compare_reports(&base, &new, &opts)?;
+    if let Some(out) = &args.out {
+        // Written before the table and the gate, so a failed gate still leaves the directory
+        // (what a reviewer looks at to see why).
+        super::check_dir_writable(out, "--out")?;
+        let rendered = write_compare_dir(
+            &comparison,
+            Input {
+                report: &base,
+                path: &base_path,
+            },
+            Input {
+                report: &new,
+                path: &new_path,
+            },
+            out,
+        )?;
+        super::render::log_not_drawn(&rendered.drawn.not_drawn);
+        crate::note!(
+            "comparison written into {} ({} files; open {})",
+            out.display(),
+            rendered.written.len(),
+            out.join(crate::render::compare::HTML).display()
+        );
+    }
     if args.json {
         super::emit_json(&comparison)?;
     } else {
-        super::emit(&console_table(&comparison))?;
+        super::emit(&crate::render::compare::console_table(&comparison))?;
     }
     if let Some(path) = &args.markdown {
         write_markdown(path, &comparison, "--markdown")?;
@@ -297,234 +324,4 @@ pub fn gate(c: &Comparison, args: &GateArgs) -> u8 {
         );
     }
     code
-}
-
-fn verdict_text(v: Verdict) -> &'static str {
-    match v {
-        Verdict::Faster => "faster",
-        Verdict::Slower => "SLOWER",
-        Verdict::NoChange => "no change",
-        Verdict::Inconclusive => "inconclusive",
-    }
-}
-
-/// A case's change as `+1.23 % [+0.50, +2.00]` (its 95 % CI), or `n/a`.
-pub fn change_text(c: &CaseComparison) -> String {
-    match c.change {
-        Some(ch) => format!(
-            "{:+.2} % [{:+.2}, {:+.2}]",
-            ch.change_pct, ch.change_ci95_low_pct, ch.change_ci95_high_pct
-        ),
-        None => "n/a".to_string(),
-    }
-}
-
-fn p_text(c: &CaseComparison) -> String {
-    c.p_value
-        .map(|p| {
-            if p < 0.001 {
-                format!("{p:.1e}")
-            } else {
-                format!("{p:.3}")
-            }
-        })
-        .unwrap_or_else(|| "n/a".into())
-}
-
-fn p99_text(c: &CaseComparison) -> String {
-    match c.batch_p99 {
-        Some(l) => match l.change_pct {
-            Some(pct) => format!("{pct:+.1} %"),
-            None => format!("{} → {} ns", l.base_ns, l.new_ns),
-        },
-        None => "-".into(),
-    }
-}
-
-fn side_text(s: &Side) -> String {
-    let commit = s
-        .git_commit
-        .as_deref()
-        .map(|c| {
-            let short = &c[..c.len().min(9)];
-            if s.git_dirty == Some(true) {
-                format!("{short}+dirty")
-            } else {
-                short.to_string()
-            }
-        })
-        .unwrap_or_else(|| "unknown commit".into());
-    let interrupted = if s.interrupted { ", interrupted" } else { "" };
-    format!("{} @ {commit} ({}{interrupted})", s.scenario, s.started_at)
-}
-
-/// The rate unit of a comparison's clock.
-fn unit(c: &Comparison) -> &'static str {
-    match c.metric {
-        Metric::Wall => "MH/s",
-        Metric::Cpu => "MH/cpu-s",
-    }
-}
-
-fn footer(c: &Comparison) -> String {
-    format!(
-        "threshold {} %, alpha {}: faster/slower needs |change| > threshold, a 95 % CI excluding 0 \
-         and p < alpha; no change needs the whole CI within ±threshold; anything else is \
-         inconclusive",
-        c.threshold * 100.0,
-        c.alpha
-    )
-}
-
-/// The comparison as a fixed-width console table.
-pub fn console_table(c: &Comparison) -> String {
-    let mut out = String::new();
-    let _ = writeln!(out, "base: {}", side_text(&c.base));
-    let _ = writeln!(out, "new:  {}", side_text(&c.new));
-    if c.machines_differ {
-        let _ = writeln!(
-            out,
-            "warning: the machines differ (--allow-different-machines)"
-        );
-    }
-    let w = c
-        .cases
-        .iter()
-        .map(|x| &x.id)
-        .chain(&c.only_in_base)
-        .chain(&c.only_in_new)
-        .map(|id| id.len())
-        .max()
-        .unwrap_or(4)
-        .max(4);
-    let _ = writeln!(
-        out,
-        "{:<w$}  {:>13}  {:>13}  {:>28}  {:>7}  {:>12}  {:>9}",
-        "case",
-        format!("base {}", unit(c)),
-        format!("new {}", unit(c)),
-        "change % [95% CI]",
-        "p",
-        "verdict",
-        "p99 batch"
-    );
-    for x in &c.cases {
-        let _ = writeln!(
-            out,
-            "{:<w$}  {:>13.3}  {:>13.3}  {:>28}  {:>7}  {:>12}  {:>9}",
-            x.id,
-            x.base_median_hps / 1e6,
-            x.new_median_hps / 1e6,
-            change_text(x),
-            p_text(x),
-            verdict_text(x.verdict),
-            p99_text(x)
-        );
-    }
-    for id in &c.only_in_base {
-        let _ = writeln!(out, "{id:<w$}  only in base");
-    }
-    for id in &c.only_in_new {
-        let _ = writeln!(out, "{id:<w$}  only in new");
-    }
-    if let Some(note) = no_common_cases(c) {
-        let _ = writeln!(out, "{note}");
-    }
-    if let Some(note) = underpowered(c) {
-        let _ = writeln!(out, "{note}");
-    }
-    let _ = writeln!(out, "{}", footer(c));
-    out
-}
-
-/// The comparison as Markdown (a heading line, a table, notes): for a CI step summary or a PR
-/// comment.
-pub fn markdown(c: &Comparison) -> String {
-    let mut out = String::new();
-    let _ = writeln!(out, "### minebench compare: `{}`\n", c.new.scenario);
-    let _ = writeln!(out, "- base: `{}`", side_text(&c.base));
-    let _ = writeln!(out, "- new: `{}`", side_text(&c.new));
-    if c.machines_differ {
-        let _ = writeln!(out, "- **warning**: the machines differ");
-    }
-    let _ = writeln!(
-        out,
-        "\n| case | base {u} | new {u} | change | 95 % CI | p | verdict | batch p99 |",
-        u = unit(c)
-    );
-    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---|---:|");
-    for x in &c.cases {
-        let (change, ci) = match x.change {
-            Some(ch) => (
-                format!("{:+.2} %", ch.change_pct),
-                format!(
-                    "{:+.2} … {:+.2} %",
-                    ch.change_ci95_low_pct, ch.change_ci95_high_pct
-                ),
-            ),
-            None => ("n/a".into(), "n/a".into()),
-        };
-        let verdict = match x.verdict {
-            Verdict::NoChange => "no change".to_string(),
-            v => format!("**{}**", verdict_text(v).to_lowercase()),
-        };
-        let _ = writeln!(
-            out,
-            "| `{}` | {:.3} | {:.3} | {change} | {ci} | {} | {verdict} | {} |",
-            x.id,
-            x.base_median_hps / 1e6,
-            x.new_median_hps / 1e6,
-            p_text(x),
-            p99_text(x)
-        );
-    }
-    if !c.only_in_base.is_empty() {
-        let _ = writeln!(out, "\nOnly in base: {}", ticks(&c.only_in_base));
-    }
-    if !c.only_in_new.is_empty() {
-        let _ = writeln!(out, "\nOnly in new: {}", ticks(&c.only_in_new));
-    }
-    if let Some(note) = no_common_cases(c) {
-        let _ = writeln!(out, "\n**{note}**");
-    }
-    if let Some(note) = underpowered(c) {
-        let _ = writeln!(out, "\n**{note}**");
-    }
-    let _ = writeln!(out, "\n{}.", footer(c));
-    out
-}
-
-/// A warning when nothing could be compared (usually two different scenarios).
-fn no_common_cases(c: &Comparison) -> Option<String> {
-    c.cases.is_empty().then(|| {
-        format!(
-            "warning: no case in common (base scenario {:?}, new scenario {:?})",
-            c.base.scenario, c.new.scenario
-        )
-    })
-}
-
-/// A warning naming the cases whose sample counts make any verdict impossible.
-fn underpowered(c: &Comparison) -> Option<String> {
-    let ids: Vec<String> = c
-        .cases
-        .iter()
-        .filter(|x| !x.verdict_possible)
-        .map(|x| format!("{} ({} vs {} samples)", x.id, x.base_samples, x.new_samples))
-        .collect();
-    (!ids.is_empty()).then(|| {
-        format!(
-            "warning: too few samples for p < {} to be possible, so no verdict can be reached \
-             (use at least 4 samples a side, or merge rounds): {}",
-            c.alpha,
-            ids.join(", ")
-        )
-    })
-}
-
-fn ticks(ids: &[String]) -> String {
-    ids.iter()
-        .map(|i| format!("`{i}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }

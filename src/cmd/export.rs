@@ -4,8 +4,8 @@
 use anyhow::Result;
 
 use crate::error::UsageError;
+use crate::output::write_atomic;
 use crate::report::export::{self, Format};
-use crate::run::output::write_atomic;
 
 use crate::cli::{ExportArgs, ExportFormat};
 

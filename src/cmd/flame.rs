@@ -11,9 +11,9 @@ use anyhow::Result;
 
 use crate::error::{InputError, UsageError};
 use crate::input::{read_text, MAX_FOLDED_BYTES};
+use crate::output::write_atomic;
 use crate::render::flamegraph::{diff_flamegraph_svg, folded_stats, DiffScale};
 use crate::report::resolve_inside;
-use crate::run::output::write_atomic;
 
 use crate::cli::FlameArgs;
 

@@ -13,10 +13,10 @@ use serde_json::json;
 
 use crate::error::{InputError, UsageError};
 use crate::history_store::Store;
+use crate::output::write_atomic;
 use crate::render::{history as text, history_plot};
 use crate::report::history::{self, Analysed, HistoryRow, Options, Order};
 use crate::report::Report;
-use crate::run::output::write_atomic;
 
 use crate::cli::{HistoryArgs, OrderArg};
 

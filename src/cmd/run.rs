@@ -239,7 +239,7 @@ impl BaselineJob {
             super::emit(&format!(
                 "\ncompared with baseline {}:\n{}",
                 args.baseline.as_deref().unwrap_or_default(),
-                compare::console_table(&comparison)
+                crate::render::compare::console_table(&comparison)
             ))?;
             if let Some(path) = &args.markdown {
                 compare::write_markdown(path, &comparison, "--markdown")?;

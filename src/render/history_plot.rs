@@ -14,8 +14,8 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::plots::{encode_png, font, register_font_once};
 use super::RenderError;
+use crate::output::write_atomic;
 use crate::report::history::Analysed;
-use crate::run::output::write_atomic;
 
 const WIDTH: u32 = 1000;
 const HEIGHT: u32 = 500;

@@ -8,73 +8,11 @@
 
 use std::fmt::Write as _;
 
-use super::plots::{fmt_num, CHARTS};
+use super::format::{case_cells, fmt_ns, fmt_num, CASE_HEADERS};
+use super::plots::CHARTS;
 use super::Drawn;
+use crate::probe::machine::Fingerprint;
 use crate::report::{CaseReport, Report};
-
-/// The cells of one case's summary row, shared by the HTML page and the Markdown summary so
-/// both say the same thing.
-pub(crate) struct CaseCells {
-    pub median: String,
-    pub ci: String,
-    pub cv: String,
-    pub scaling: String,
-    pub vs_ceiling: String,
-    pub shares: String,
-    pub plausible: bool,
-    pub imbalance: String,
-    pub batch_p99: String,
-}
-
-/// Column headers matching [`CaseCells`], after the case id.
-pub(crate) const CASE_HEADERS: [&str; 8] = [
-    "MH/s (median)",
-    "95 % CI (MH/s)",
-    "cv %",
-    "scaling",
-    "vs ceiling",
-    "shares found / expected",
-    "imbalance",
-    "batch p99 (µs)",
-];
-
-pub(crate) fn case_cells(c: &CaseReport) -> CaseCells {
-    let opt = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{v:.3}"));
-    CaseCells {
-        median: format!("{:.3}", c.hash_rate.median / 1e6),
-        ci: format!(
-            "{:.3} .. {:.3}",
-            c.hash_rate.ci95_low / 1e6,
-            c.hash_rate.ci95_high / 1e6
-        ),
-        cv: format!("{:.2}", c.hash_rate.cv * 100.0),
-        scaling: opt(c.efficiency.scaling),
-        vs_ceiling: opt(c.efficiency.vs_ceiling),
-        shares: format!("{} / {:.1}", c.shares.found, c.shares.expected),
-        plausible: c.shares.plausible,
-        imbalance: format!("{:.3}", c.balance.imbalance),
-        batch_p99: c
-            .latency
-            .batch
-            .as_ref()
-            .filter(|b| b.count > 0)
-            .map_or_else(|| "-".to_string(), |b| fmt_num(b.p99_ns as f64 / 1e3)),
-    }
-}
-
-/// A duration in ns as a short human string: `4.78 s`, `363 µs`.
-pub(crate) fn fmt_ns(ns: f64) -> String {
-    let (v, unit) = if ns >= 1e9 {
-        (ns / 1e9, "s")
-    } else if ns >= 1e6 {
-        (ns / 1e6, "ms")
-    } else if ns >= 1e3 {
-        (ns / 1e3, "µs")
-    } else {
-        (ns, "ns")
-    };
-    format!("{} {unit}", fmt_num(v))
-}
 
 /// Escapes text for HTML element content and quoted attribute values.
 pub fn escape(text: &str) -> String {
@@ -94,7 +32,7 @@ pub fn escape(text: &str) -> String {
 
 /// A relative path as a URL path: bytes outside `A-Za-z0-9-._~/` are percent-encoded, so a
 /// hand-edited report cannot turn a path into a scheme (`javascript:`) or a query.
-fn url_path(rel: &str) -> String {
+pub(crate) fn url_path(rel: &str) -> String {
     let mut out = String::with_capacity(rel.len());
     for b in rel.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
@@ -106,7 +44,7 @@ fn url_path(rel: &str) -> String {
     out
 }
 
-const STYLE: &str = "
+pub(crate) const STYLE: &str = "
 body { font-family: system-ui, -apple-system, 'Segoe UI', Roboto, 'DejaVu Sans', sans-serif;
        margin: 0 auto; max-width: 1100px; padding: 1em 1.5em 3em; color: #1d1d1f; }
 h1 { font-size: 1.6em; margin-bottom: 0.2em; }
@@ -413,8 +351,15 @@ fn profiling_section(h: &mut String, report: &Report) {
 
 fn machine_section(h: &mut String, report: &Report) {
     let e = escape;
-    let m = &report.machine;
     h.push_str("<h2 id=\"machine\">Machine</h2>\n<table class=\"kv\">\n");
+    for (k, v) in machine_rows(&report.machine) {
+        let _ = writeln!(h, "<tr><th>{}</th><td>{}</td></tr>", e(k), e(&v));
+    }
+    h.push_str("</table>\n");
+}
+
+/// The fingerprint as (label, value) rows, for a run's page and a comparison's side-by-side.
+pub(crate) fn machine_rows(m: &Fingerprint) -> [(&'static str, String); 10] {
     let flags = if m.cpu_flags.is_empty() {
         "none of interest".to_string()
     } else {
@@ -425,7 +370,7 @@ fn machine_section(h: &mut String, report: &Report) {
         (Some(c), _) => c.clone(),
         (None, _) => "unknown".into(),
     };
-    let rows: [(&str, String); 10] = [
+    [
         ("CPU", m.cpu_model.clone()),
         ("CPU flags", flags),
         ("logical cores", m.logical_cores.to_string()),
@@ -439,11 +384,7 @@ fn machine_section(h: &mut String, report: &Report) {
             m.hostname.clone().unwrap_or_else(|| "unknown".into()),
         ),
         ("hardware counters", m.hardware_counters.clone()),
-    ];
-    for (k, v) in rows {
-        let _ = writeln!(h, "<tr><th>{}</th><td>{}</td></tr>", e(k), e(&v));
-    }
-    h.push_str("</table>\n");
+    ]
 }
 
 #[cfg(test)]
@@ -465,12 +406,5 @@ mod tests {
             "flame/sha2_atomic_t1.svg"
         );
         assert_eq!(url_path("javascript:x y"), "javascript%3Ax%20y");
-    }
-
-    #[test]
-    fn fmt_ns_picks_a_unit() {
-        assert_eq!(fmt_ns(4_781_809_874.0), "4.78 s");
-        assert_eq!(fmt_ns(363_263.0), "363 µs");
-        assert_eq!(fmt_ns(12.0), "12 ns");
     }
 }

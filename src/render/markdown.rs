@@ -2,12 +2,12 @@
 //! (`$GITHUB_STEP_SUMMARY`), plus skipped cases, profiler overhead and the machine in a line.
 //!
 //! Owns: the Markdown text. Must not: compute statistics (cells come from the report through
-//! [`super::html::case_cells`], so the page and the summary say the same thing), or link to
+//! [`super::format::case_cells`], so the page and the summary say the same thing), or link to
 //! anything: a step summary is read away from the report directory.
 
 use std::fmt::Write as _;
 
-use super::html::{case_cells, fmt_ns, CASE_HEADERS};
+use super::format::{case_cells, fmt_ns, CASE_HEADERS};
 use super::Drawn;
 use crate::report::Report;
 

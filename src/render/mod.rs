@@ -1,15 +1,22 @@
-//! Rendering from `&Report` only: console table, plots, flamegraphs, HTML, Markdown. Must not:
-//! compute statistics.
+//! Rendering from `&Report` only: console table, plots, flamegraphs, HTML, Markdown, and every
+//! output of a report written into a directory ([`render_report`]). Must not: compute
+//! statistics, or import `run` or the binary's `cmd` (files are written through
+//! `crate::output`).
 
 use std::path::PathBuf;
 
+pub mod compare;
 pub mod flamegraph;
+pub mod format;
 pub mod history;
 pub mod history_plot;
 pub mod html;
 pub mod markdown;
+mod outputs;
 pub mod plots;
 pub mod table;
+
+pub use outputs::{render_report, report_dir_of, Rendered};
 
 /// An output that was not drawn, and why (no data for it, a missing profile file...). Listed
 /// by `render` and on the HTML page, so a missing picture is never silent.
@@ -24,9 +31,11 @@ pub struct NotDrawn {
 /// relative to the output directory, with `/` separators.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Drawn {
-    /// Names of the charts drawn (see [`plots::CHARTS`]): `plots/<name>.svg` and `.png` exist.
+    /// Names of the charts drawn (see [`plots::CHARTS`], for a comparison
+    /// [`plots::COMPARE_CHARTS`]): `plots/<name>.svg` and `.png` exist.
     pub charts: Vec<String>,
-    /// (case id, flamegraph SVG path) for every case whose flamegraph was drawn.
+    /// (case id, flamegraph SVG path) for every case whose flamegraph was drawn (for a
+    /// comparison, its differential flamegraph).
     pub flamegraphs: Vec<(String, String)>,
     pub not_drawn: Vec<NotDrawn>,
 }

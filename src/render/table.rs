@@ -1,5 +1,6 @@
 //! The console summary table printed at the end of a run (and by `render`).
 
+use super::format::case_cells;
 use crate::report::Report;
 
 /// A fixed-width table: one row per case, hash rate with its 95 % CI, scaling, shares.
@@ -13,26 +14,21 @@ pub fn summary(report: &Report) -> String {
         .unwrap_or(4)
         .max(4);
     out.push_str(&format!(
-        "{:<id_width$}  {:>10}  {:>21}  {:>6}  {:>7}  {:>13}\n",
-        "case", "MH/s", "95% CI", "cv %", "scaling", "shares f/exp"
+        "{:<id_width$}  {:>10}  {:>22}  {:>6}  {:>7}  {:>16}\n",
+        "case", "MH/s", "95% CI", "cv %", "scaling", "shares f / exp"
     ));
     for c in &report.cases {
-        let scaling = c
-            .efficiency
-            .scaling
-            .map(|s| format!("{s:.3}"))
-            .unwrap_or_else(|| "-".into());
+        // The same cells as the HTML page and summary.md (`format::case_cells`).
+        let cells = case_cells(c);
         out.push_str(&format!(
-            "{:<id_width$}  {:>10.3}  {:>10.3}..{:<10.3} {:>6.2}  {:>7}  {:>6}/{:<6.1}{}\n",
+            "{:<id_width$}  {:>10}  {:>22}  {:>6}  {:>7}  {:>16}{}\n",
             c.id,
-            c.hash_rate.median / 1e6,
-            c.hash_rate.ci95_low / 1e6,
-            c.hash_rate.ci95_high / 1e6,
-            c.hash_rate.cv * 100.0,
-            scaling,
-            c.shares.found,
-            c.shares.expected,
-            if c.shares.plausible { "" } else { " (!)" },
+            cells.median,
+            cells.ci,
+            cells.cv,
+            cells.scaling,
+            cells.shares,
+            if cells.plausible { "" } else { " (!)" },
         ));
     }
     for s in &report.skipped {

@@ -4,13 +4,15 @@
 //!
 //! Owns: deciding what changed between two `Report`s, and refusing comparisons that mean
 //! nothing (different machines, other schema versions). Must not: read files or clocks, or
-//! format output — the command glue reads the files and prints the [`Comparison`].
+//! format output — the command glue reads the files, `render::compare` draws the [`Comparison`].
 
 use serde::{Deserialize, Serialize};
 
 use crate::report::stats::{self, Verdict};
 use crate::report::validate::InvalidReport;
-use crate::report::{CaseReport, Metric, Report, SCHEMA_VERSION, SCHEMA_VERSIONS_READ};
+use crate::report::{
+    CaseReport, Metric, Report, SkippedCase, SCHEMA_VERSION, SCHEMA_VERSIONS_READ,
+};
 
 /// How a comparison decides. Defaults: [`stats::DEFAULT_THRESHOLD`] (2 %),
 /// [`stats::DEFAULT_ALPHA`] (0.05), [`stats::DEFAULT_RESAMPLES`] bootstrap resamples with seed
@@ -172,6 +174,14 @@ pub struct Comparison {
     pub only_in_base: Vec<String>,
     /// Case ids only the new report has.
     pub only_in_new: Vec<String>,
+    /// Cases the base run planned but could not run (a backend its CPU lacked...), with why.
+    /// A case skipped on one side and measured on the other is also in `only_in_*`. Absent in
+    /// comparisons saved before: none.
+    #[serde(default)]
+    pub skipped_in_base: Vec<SkippedCase>,
+    /// Cases the new run planned but could not run, with why.
+    #[serde(default)]
+    pub skipped_in_new: Vec<SkippedCase>,
 }
 
 /// One matched case.
@@ -347,6 +357,8 @@ pub fn compare(
         cases,
         only_in_base: missing_from(base, new),
         only_in_new: missing_from(new, base),
+        skipped_in_base: base.skipped.clone(),
+        skipped_in_new: new.skipped.clone(),
     })
 }
 

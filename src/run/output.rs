@@ -1,6 +1,5 @@
 //! Files a run writes as it goes: the report (atomically) and each case's raw profile.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::probe::profiler::CpuProfile;
@@ -8,37 +7,9 @@ use crate::report::{ProfileArtefacts, Report};
 
 use super::RunError;
 
-/// Writes `bytes` to `path` via a temporary file in the same directory and a rename, so a
-/// reader (or a crash) never sees half a file.
-///
-/// Links: the rename replaces a link at `path` itself (the file it pointed to is untouched),
-/// and the temporary file is made new (`create_new`: O_EXCL, which never follows a link), so
-/// a link planted at the predictable temporary name cannot redirect the write either. A link
-/// among `path`'s directories is followed; callers writing where a report says check that.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), std::io::Error> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("out");
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    // A leftover of a crashed run with the same pid (or a planted link): removed, not opened
-    // (removing a link removes the link only).
-    match std::fs::remove_file(&tmp) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
-        _ => {}
-    }
-    let result = (|| {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
+// Moved to the library's I/O module (render writes files too, and must not import `run`);
+// re-exported so run's callers keep their path.
+pub use crate::output::write_atomic;
 
 pub fn write_report(path: &Path, report: &Report) -> Result<(), RunError> {
     let mut json = serde_json::to_vec_pretty(report)?;
@@ -95,34 +66,4 @@ pub fn write_profile(
         dropped_samples: Some(cpu.dropped_samples),
         hot_lines: cpu.hot_lines.clone(),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::os::unix::fs::symlink;
-
-    #[test]
-    fn write_atomic_modifies_no_file_a_link_points_to() {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("d");
-        std::fs::create_dir_all(&dir).unwrap();
-        let outside = tmp.path().join("outside");
-        std::fs::write(&outside, "keep").unwrap();
-        // A link at the temporary name this process will use...
-        let planted = dir.join(format!(".x.svg.tmp-{}", std::process::id()));
-        symlink(&outside, &planted).unwrap();
-        write_atomic(&dir.join("x.svg"), b"new").unwrap();
-        assert_eq!(std::fs::read_to_string(&outside).unwrap(), "keep");
-        assert_eq!(std::fs::read_to_string(dir.join("x.svg")).unwrap(), "new");
-        assert!(std::fs::symlink_metadata(&planted).is_err());
-        // ...and a link at the path itself: replaced, not written through.
-        symlink(&outside, dir.join("y.svg")).unwrap();
-        write_atomic(&dir.join("y.svg"), b"new").unwrap();
-        assert_eq!(std::fs::read_to_string(&outside).unwrap(), "keep");
-        assert!(!std::fs::symlink_metadata(dir.join("y.svg"))
-            .unwrap()
-            .file_type()
-            .is_symlink());
-    }
 }
