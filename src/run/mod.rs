@@ -232,7 +232,12 @@ pub fn execute(
 
     // No number for a wrong backend or scheduler: each is cross-checked against the reference
     // before anything is timed, and the cases of one that disagrees fail without a rate.
+    let t_preflight = Instant::now();
     report.failed = preflight(registry, plan, stop);
+    crate::note!(
+        "pre-flight cross-check against the reference: {:.0} ms",
+        t_preflight.elapsed().as_secs_f64() * 1e3
+    );
     for f in &report.failed {
         crate::note!("failed {}: {}", f.id, f.reason);
     }
