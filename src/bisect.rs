@@ -318,9 +318,9 @@ fn merge(rev: usize, rounds: &[Report]) -> Result<Report, BisectError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pow::header::SplitMix64;
     use crate::report::compare::parse_report;
     use crate::report::{stats, Sample};
+    use crate::rng::SplitMix64;
 
     const FIXTURE: &str = include_str!("../tests/data/compare-base.json");
     const CASE: &str = "sha2-midstate/atomic/t1/zb12";

@@ -15,6 +15,7 @@ pub mod probe;
 pub mod registry;
 pub mod render;
 pub mod report;
+pub mod rng;
 pub mod run;
 pub mod scenario;
 pub mod sched;

@@ -11,9 +11,9 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::minebench;
-use minebench::pow::header::SplitMix64;
 use minebench::report::compare::parse_report;
 use minebench::report::{stats, Report, Sample};
+use minebench::rng::SplitMix64;
 
 const FIXTURE: &str = "tests/data/compare-base.json";
 

@@ -11,9 +11,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::minebench;
-use minebench::pow::header::SplitMix64;
 use minebench::report::compare::parse_report;
 use minebench::report::{stats, Report, Sample};
+use minebench::rng::SplitMix64;
 use serde_json::Value;
 
 const FIXTURE: &str = "tests/data/compare-base.json";

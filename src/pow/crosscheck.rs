@@ -17,9 +17,9 @@ use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
-use super::header::SplitMix64;
 use super::reference::Reference;
 use super::{scan_verified, Backend, Header, Hit, NonceRange, ScanOutcome, Target, Work};
+use crate::rng::SplitMix64;
 use crate::sched::{self, SchedConfig, Scheduler};
 
 /// The nonces of the pre-flight window: at least 2^16, and not a multiple of any lane count.

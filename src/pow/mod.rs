@@ -352,16 +352,8 @@ const NOT_X86_64: &str = "not an x86_64 build";
 fn cpu_availability(features: &[&str]) -> Availability {
     #[cfg(target_arch = "x86_64")]
     {
-        let has = |f: &str| match f {
-            "sha" => std::arch::is_x86_feature_detected!("sha"),
-            "ssse3" => std::arch::is_x86_feature_detected!("ssse3"),
-            "sse4.1" => std::arch::is_x86_feature_detected!("sse4.1"),
-            "avx2" => std::arch::is_x86_feature_detected!("avx2"),
-            "avx512f" => std::arch::is_x86_feature_detected!("avx512f"),
-            // A name added to `required_cpu_features` but not here: refuse rather than guess.
-            _ => false,
-        };
-        match features.iter().find(|f| !has(f)) {
+        // A name not in CPU_FEATURES counts as missing: refuse rather than guess.
+        match features.iter().find(|f| detected(f) != Some(true)) {
             Some(missing) => Availability::Unavailable(format!("CPU lacks {missing}")),
             None => Availability::Available,
         }
@@ -373,29 +365,94 @@ fn cpu_availability(features: &[&str]) -> Availability {
     }
 }
 
+/// One x86 feature the backends are compiled for: the name `is_x86_feature_detected!` knows,
+/// the flag `/proc/cpuinfo` prints, and whether the machine fingerprint records it.
+#[derive(Debug, Clone, Copy)]
+pub struct CpuFeature {
+    pub name: &'static str,
+    pub proc_flag: &'static str,
+    pub fingerprinted: bool,
+}
+
+/// The one list of CPU features minebench looks at: backend requirements
+/// ([`BackendKind::required_cpu_features`]), `backends`' feature list ([`cpu_features`]) and the
+/// fingerprint's flags ([`crate::probe::machine::FLAGS_OF_INTEREST`]) all come from it.
+pub const CPU_FEATURES: [CpuFeature; 7] = [
+    CpuFeature {
+        name: "sha",
+        proc_flag: "sha_ni",
+        fingerprinted: true,
+    },
+    CpuFeature {
+        name: "ssse3",
+        proc_flag: "ssse3",
+        fingerprinted: false,
+    },
+    CpuFeature {
+        name: "sse4.1",
+        proc_flag: "sse4_1",
+        fingerprinted: true,
+    },
+    CpuFeature {
+        name: "avx2",
+        proc_flag: "avx2",
+        fingerprinted: true,
+    },
+    CpuFeature {
+        name: "avx512f",
+        proc_flag: "avx512f",
+        fingerprinted: true,
+    },
+    CpuFeature {
+        name: "avx512bw",
+        proc_flag: "avx512bw",
+        fingerprinted: true,
+    },
+    CpuFeature {
+        name: "avx512vl",
+        proc_flag: "avx512vl",
+        fingerprinted: true,
+    },
+];
+
+/// Whether this CPU has the feature `name` (a [`CPU_FEATURES`] name); `None` for a name not in
+/// the list, `Some(false)` off x86_64. The macro needs literal names, hence the match; a unit
+/// test checks it answers for every entry of the list.
+pub fn detected(name: &str) -> Option<bool> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        Some(match name {
+            "sha" => std::arch::is_x86_feature_detected!("sha"),
+            "ssse3" => std::arch::is_x86_feature_detected!("ssse3"),
+            "sse4.1" => std::arch::is_x86_feature_detected!("sse4.1"),
+            "avx2" => std::arch::is_x86_feature_detected!("avx2"),
+            "avx512f" => std::arch::is_x86_feature_detected!("avx512f"),
+            "avx512bw" => std::arch::is_x86_feature_detected!("avx512bw"),
+            "avx512vl" => std::arch::is_x86_feature_detected!("avx512vl"),
+            _ => return None,
+        })
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        CPU_FEATURES.iter().any(|f| f.name == name).then_some(false)
+    }
+}
+
 pub(crate) fn disabled_by_env(name: &str) -> bool {
     std::env::var(DISABLE_ENV)
         .map(|v| v.split(',').any(|d| d.trim() == name))
         .unwrap_or(false)
 }
 
-/// The CPU features minebench cares about, as `(name, present)`; empty off x86_64.
+/// Every [`CPU_FEATURES`] entry as `(name, present)`; empty off x86_64.
 pub fn cpu_features() -> Vec<(&'static str, bool)> {
-    #[cfg(target_arch = "x86_64")]
-    {
-        vec![
-            ("sha", std::arch::is_x86_feature_detected!("sha")),
-            ("sse4.1", std::arch::is_x86_feature_detected!("sse4.1")),
-            ("avx2", std::arch::is_x86_feature_detected!("avx2")),
-            ("avx512f", std::arch::is_x86_feature_detected!("avx512f")),
-            ("avx512bw", std::arch::is_x86_feature_detected!("avx512bw")),
-            ("avx512vl", std::arch::is_x86_feature_detected!("avx512vl")),
-        ]
+    if cfg!(not(target_arch = "x86_64")) {
+        return Vec::new();
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        Vec::new()
-    }
+    CPU_FEATURES
+        .iter()
+        .map(|f| (f.name, detected(f.name) == Some(true)))
+        .collect()
 }
 
 /// What a verified scan found.
@@ -540,6 +597,12 @@ mod tests {
     fn simd_backends_name_the_feature_they_lack() {
         for kind in [BackendKind::ShaNi, BackendKind::Avx2, BackendKind::Avx512] {
             assert!(!kind.required_cpu_features().is_empty(), "{kind}");
+            for f in kind.required_cpu_features() {
+                assert!(
+                    CPU_FEATURES.iter().any(|c| c.name == *f),
+                    "{kind} needs {f}, not in CPU_FEATURES"
+                );
+            }
         }
         #[cfg(target_arch = "x86_64")]
         assert_eq!(
@@ -552,6 +615,20 @@ mod tests {
             BackendKind::Avx2.availability(),
             Availability::Unavailable(NOT_X86_64.to_string())
         );
+    }
+
+    #[test]
+    fn every_listed_cpu_feature_is_detected_by_name() {
+        for f in CPU_FEATURES {
+            assert!(
+                detected(f.name).is_some(),
+                "detected() does not know {}",
+                f.name
+            );
+        }
+        assert_eq!(detected("no-such-feature"), None);
+        assert_eq!(crate::probe::machine::FLAGS_OF_INTEREST[0], "sha_ni");
+        assert!(!crate::probe::machine::FLAGS_OF_INTEREST.contains(&"ssse3"));
     }
 
     /// A backend that lies about one hit, to prove the reference re-check catches it.

@@ -403,9 +403,9 @@ fn h7_scalar(pre: &Precomputed, nonce: u32) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pow::header::SplitMix64;
     use crate::pow::reference::sha256d;
     use crate::pow::Header;
+    use crate::rng::SplitMix64;
 
     #[test]
     fn kernel_word7_and_full_hash_match_reference() {

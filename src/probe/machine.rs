@@ -10,10 +10,27 @@ use std::fs;
 
 use serde::{Deserialize, Serialize};
 
-/// The `/proc/cpuinfo` flags relevant to our backends, in this order.
-pub const FLAGS_OF_INTEREST: [&str; 6] = [
-    "sha_ni", "sse4_1", "avx2", "avx512f", "avx512bw", "avx512vl",
-];
+/// The `/proc/cpuinfo` flags the fingerprint records, in this order: the fingerprinted entries
+/// of [`crate::pow::CPU_FEATURES`] (a compile-time check keeps the count right).
+pub const FLAGS_OF_INTEREST: [&str; 6] = fingerprint_flags();
+
+const fn fingerprint_flags() -> [&'static str; 6] {
+    let all = &crate::pow::CPU_FEATURES;
+    let mut out = [""; 6];
+    let (mut i, mut n) = (0, 0);
+    while i < all.len() {
+        if all[i].fingerprinted {
+            out[n] = all[i].proc_flag;
+            n += 1;
+        }
+        i += 1;
+    }
+    assert!(
+        n == out.len(),
+        "FLAGS_OF_INTEREST's length must match CPU_FEATURES"
+    );
+    out
+}
 
 /// Where a report was measured. See [`Fingerprint::comparable_key`] for what must match
 /// between two reports.

@@ -472,8 +472,8 @@ fn key_differences(base: &str, new: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pow::header::SplitMix64;
     use crate::report::Sample;
+    use crate::rng::SplitMix64;
 
     /// A real (tiny, noisy) report: 2 cases × 8 samples, see tests/data/compare-fixture.toml.
     const FIXTURE: &str = include_str!("../../tests/data/compare-base.json");

@@ -643,7 +643,7 @@ fn first_extreme(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pow::header::SplitMix64;
+    use crate::rng::SplitMix64;
 
     /// `n` points around `level` with ±`noise` relative uniform noise, deterministic.
     fn noisy(rng: &mut SplitMix64, levels: &[(usize, f64)], noise: f64) -> Vec<f64> {

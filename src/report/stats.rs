@@ -10,7 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::pow::header::SplitMix64;
+use crate::rng::SplitMix64;
 
 /// Bootstrap resamples used when a caller has no reason to pick another number. 10 000 puts the
 /// Monte-Carlo wobble of a 2.5 % percentile well below the width of the interval itself.
