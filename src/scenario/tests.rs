@@ -3,7 +3,7 @@
 use super::*;
 
 const FILE: &str = "scenarios/x.toml";
-use crate::pow::BackendKind;
+use crate::pow::{BackendKind, Header};
 use crate::Registry;
 
 /// Two cores and the built-in names as this machine answers them.
