@@ -9,7 +9,7 @@
 use std::fmt::Write as _;
 
 use super::format::{case_cells, fmt_ns, fmt_num, CASE_HEADERS};
-use super::plots::CHARTS;
+use super::plots::{ChartInfo, CHARTS};
 use super::Drawn;
 use crate::probe::machine::Fingerprint;
 use crate::report::{CaseReport, Report};
@@ -101,7 +101,7 @@ pub fn index_html(report: &Report, drawn: &Drawn) -> String {
     }
 
     summary_section(&mut h, report, drawn);
-    plots_section(&mut h, drawn);
+    plots_section(&mut h, &CHARTS, drawn);
     flamegraph_section(&mut h, report, drawn);
     hot_lines_section(&mut h, report);
     if !drawn.not_drawn.is_empty() {
@@ -181,11 +181,13 @@ fn summary_section(h: &mut String, report: &Report, drawn: &Drawn) {
     }
 }
 
-fn plots_section(h: &mut String, drawn: &Drawn) {
+/// The "Plots" section: a figure per chart of `charts` that was drawn (SVG inline, PNG linked),
+/// shared by a report's page and a comparison's.
+pub(crate) fn plots_section(h: &mut String, charts: &[ChartInfo], drawn: &Drawn) {
     let e = escape;
     h.push_str("<h2 id=\"plots\">Plots</h2>\n");
     let mut any = false;
-    for info in CHARTS
+    for info in charts
         .iter()
         .filter(|c| drawn.charts.iter().any(|d| d == c.name))
     {

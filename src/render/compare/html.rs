@@ -12,7 +12,7 @@ use crate::render::format::{
     no_common_cases, p99_text, p_text, rate_unit, side_text, underpowered, unmatched, verdict_rule,
     verdict_text,
 };
-use crate::render::html::{escape, machine_rows, url_path, STYLE};
+use crate::render::html::{escape, machine_rows, plots_section, url_path, STYLE};
 use crate::render::plots::COMPARE_CHARTS;
 use crate::render::Drawn;
 use crate::report::compare::Comparison;
@@ -87,7 +87,7 @@ pub(super) fn compare_html(
         }
     }
     verdict_section(&mut h, c, drawn);
-    plots_section(&mut h, drawn);
+    plots_section(&mut h, &COMPARE_CHARTS, drawn);
     flame_section(&mut h, c, drawn);
     if !drawn.not_drawn.is_empty() {
         h.push_str("<h2 id=\"not-drawn\">Not drawn</h2>\n<ul>\n");
@@ -174,34 +174,6 @@ fn verdict_section(h: &mut String, c: &Comparison, drawn: &Drawn) {
     }
     for note in [no_common_cases(c), underpowered(c)].into_iter().flatten() {
         let _ = writeln!(h, "<p class=\"warn\">{}</p>", e(&note));
-    }
-}
-
-fn plots_section(h: &mut String, drawn: &Drawn) {
-    let e = escape;
-    h.push_str("<h2 id=\"plots\">Plots</h2>\n");
-    let mut any = false;
-    for info in COMPARE_CHARTS
-        .iter()
-        .filter(|c| drawn.charts.iter().any(|d| d == c.name))
-    {
-        any = true;
-        let svg = url_path(&format!("plots/{}.svg", info.name));
-        let png = url_path(&format!("plots/{}.png", info.name));
-        let _ = writeln!(
-            h,
-            "<figure id=\"plot-{name}\"><img src=\"{svg}\" alt=\"{title}\">\n\
-             <figcaption><strong>{title}.</strong> {about} (<a href=\"{png}\">PNG</a>)\
-             </figcaption></figure>",
-            name = e(info.name),
-            svg = e(&svg),
-            png = e(&png),
-            title = e(info.title),
-            about = e(info.about),
-        );
-    }
-    if !any {
-        h.push_str("<p>No chart was drawn (see \"Not drawn\").</p>\n");
     }
 }
 
