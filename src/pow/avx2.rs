@@ -7,38 +7,14 @@
 //!
 //! [`BackendKind::instantiate`]: super::BackendKind::instantiate
 
-use super::precompute::Precomputed;
-use super::{Backend, BackendKind, Hit, NonceRange, Work};
+use super::precompute::lane_backend;
 
-/// The AVX2 backend. Holding one is proof that the CPU has AVX2.
-#[derive(Debug, Clone, Copy)]
-pub struct Avx2 {
-    _detected: (),
-}
-
-impl Avx2 {
-    /// # Safety
-    /// The CPU must support `avx2`. Only [`super::BackendKind::instantiate`] calls this, after
-    /// `availability()` checked it.
-    pub(super) unsafe fn new_unchecked() -> Avx2 {
-        Avx2 { _detected: () }
-    }
-}
-
-impl Backend for Avx2 {
-    fn name(&self) -> &str {
-        BackendKind::Avx2.name()
-    }
-
-    fn scan(&self, work: &Work, range: NonceRange, hits: &mut Vec<Hit>) -> u64 {
-        let pre = Precomputed::new(work.header.as_bytes());
-        let mut candidates = Vec::new();
-        // SAFETY: `self` exists, so `new_unchecked`'s contract held: this CPU has avx2.
-        unsafe { lanes::scan(&pre, range, work.target.top_word(), &mut candidates) };
-        pre.confirm(work, &candidates, hits);
-        range.len()
-    }
-}
+lane_backend!(
+    /// The AVX2 backend. Holding one is proof that the CPU has AVX2.
+    Avx2,
+    crate::pow::BackendKind::Avx2,
+    "avx2"
+);
 
 /// The lane operations the kernel macro calls, on [`GROUPS`] independent `__m256i` (8 × u32
 /// each). Each is a safe `#[target_feature]` function, inlined into `scan`, which has the same
@@ -189,27 +165,6 @@ mod lanes {
                 *n = _mm256_add_epi32(*n, advance);
             }
             i += LANES;
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use crate::pow::BackendKind;
-
-    #[test]
-    fn agrees_with_reference() {
-        match BackendKind::Avx2.instantiate() {
-            Ok(backend) => crate::testing::cross_check(backend.as_ref()),
-            Err(e) => eprintln!("avx2 test skipped: {e}"),
-        }
-    }
-
-    #[test]
-    fn finds_real_mainnet_nonces() {
-        match BackendKind::Avx2.instantiate() {
-            Ok(backend) => crate::testing::mainnet_windows(backend.as_ref()),
-            Err(e) => eprintln!("{} mainnet test skipped: {e}", BackendKind::Avx2),
         }
     }
 }

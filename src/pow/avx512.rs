@@ -8,38 +8,14 @@
 //!
 //! [`BackendKind::instantiate`]: super::BackendKind::instantiate
 
-use super::precompute::Precomputed;
-use super::{Backend, BackendKind, Hit, NonceRange, Work};
+use super::precompute::lane_backend;
 
-/// The AVX-512 backend. Holding one is proof that the CPU has AVX-512F.
-#[derive(Debug, Clone, Copy)]
-pub struct Avx512 {
-    _detected: (),
-}
-
-impl Avx512 {
-    /// # Safety
-    /// The CPU must support `avx512f`. Only [`super::BackendKind::instantiate`] calls this, after
-    /// `availability()` checked it.
-    pub(super) unsafe fn new_unchecked() -> Avx512 {
-        Avx512 { _detected: () }
-    }
-}
-
-impl Backend for Avx512 {
-    fn name(&self) -> &str {
-        BackendKind::Avx512.name()
-    }
-
-    fn scan(&self, work: &Work, range: NonceRange, hits: &mut Vec<Hit>) -> u64 {
-        let pre = Precomputed::new(work.header.as_bytes());
-        let mut candidates = Vec::new();
-        // SAFETY: `self` exists, so `new_unchecked`'s contract held: this CPU has avx512f.
-        unsafe { lanes::scan(&pre, range, work.target.top_word(), &mut candidates) };
-        pre.confirm(work, &candidates, hits);
-        range.len()
-    }
-}
+lane_backend!(
+    /// The AVX-512 backend. Holding one is proof that the CPU has AVX-512F.
+    Avx512,
+    crate::pow::BackendKind::Avx512,
+    "avx512f"
+);
 
 /// The lane operations the kernel macro calls, on [`GROUPS`] independent `__m512i` (16 × u32
 /// each). Each is a safe `#[target_feature]` function: callable without `unsafe` from `scan`,
@@ -181,27 +157,6 @@ mod lanes {
                 *n = _mm512_add_epi32(*n, advance);
             }
             i += LANES;
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use crate::pow::BackendKind;
-
-    #[test]
-    fn agrees_with_reference() {
-        match BackendKind::Avx512.instantiate() {
-            Ok(backend) => crate::testing::cross_check(backend.as_ref()),
-            Err(e) => eprintln!("avx512 test skipped: {e}"),
-        }
-    }
-
-    #[test]
-    fn finds_real_mainnet_nonces() {
-        match BackendKind::Avx512.instantiate() {
-            Ok(backend) => crate::testing::mainnet_windows(backend.as_ref()),
-            Err(e) => eprintln!("{} mainnet test skipped: {e}", BackendKind::Avx512),
         }
     }
 }

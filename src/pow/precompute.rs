@@ -378,6 +378,70 @@ macro_rules! sha256d_h7 {
 }
 pub(crate) use sha256d_h7;
 
+/// The part every lane backend shares around its `lanes::scan`: the zero-sized struct whose
+/// existence proves the CPU feature, its `unsafe` constructor, the [`Backend`](super::Backend)
+/// impl (precompute, scan for candidates, confirm each with the full hash) and the two tests
+/// against the reference. The lane operations stay in each backend's own `lanes` module.
+macro_rules! lane_backend {
+    ($(#[$doc:meta])* $name:ident, $kind:expr, $feature:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy)]
+        pub struct $name {
+            _detected: (),
+        }
+
+        impl $name {
+            /// # Safety
+            #[doc = concat!("The CPU must support `", $feature, "`. Only")]
+            /// [`super::BackendKind::instantiate`] calls this, after `availability()` checked it.
+            pub(super) unsafe fn new_unchecked() -> $name {
+                $name { _detected: () }
+            }
+        }
+
+        impl $crate::pow::Backend for $name {
+            fn name(&self) -> &str {
+                $kind.name()
+            }
+
+            fn scan(
+                &self,
+                work: &$crate::pow::Work,
+                range: $crate::pow::NonceRange,
+                hits: &mut Vec<$crate::pow::Hit>,
+            ) -> u64 {
+                let pre = $crate::pow::precompute::Precomputed::new(work.header.as_bytes());
+                let mut candidates = Vec::new();
+                // SAFETY: `self` exists, so `new_unchecked`'s contract held: `instantiate`
+                // checked that this CPU has the feature `lanes::scan` is compiled for.
+                unsafe { lanes::scan(&pre, range, work.target.top_word(), &mut candidates) };
+                pre.confirm(work, &candidates, hits);
+                range.len()
+            }
+        }
+
+        #[cfg(test)]
+        mod tests {
+            #[test]
+            fn agrees_with_reference() {
+                match $kind.instantiate() {
+                    Ok(backend) => $crate::testing::cross_check(backend.as_ref()),
+                    Err(e) => eprintln!("{} test skipped: {e}", $kind),
+                }
+            }
+
+            #[test]
+            fn finds_real_mainnet_nonces() {
+                match $kind.instantiate() {
+                    Ok(backend) => $crate::testing::mainnet_windows(backend.as_ref()),
+                    Err(e) => eprintln!("{} mainnet test skipped: {e}", $kind),
+                }
+            }
+        }
+    };
+}
+pub(crate) use lane_backend;
+
 /// The lane operations for plain `u32`: the kernel's scalar twin, which tests compare with the
 /// reference so that the kernel's algebra is checked apart from any SIMD code.
 #[cfg(test)]
