@@ -19,6 +19,7 @@ pub mod rng;
 pub mod run;
 pub mod scenario;
 pub mod sched;
+pub mod stratum;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
