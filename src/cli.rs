@@ -48,6 +48,12 @@ pub enum Command {
     /// Series of many runs per case and machine, with change points (E-divisive means and a
     /// Student t-test, as Apache Otava finds them).
     History(HistoryArgs),
+    /// Play a Stratum v1 pool on loopback that any miner can be pointed at: every share is
+    /// re-verified, the rate derived from verified work; a report with a case per connection.
+    Pool(PoolArgs),
+    /// Mine against a Stratum v1 pool with a minebench backend (a reference miner: it counts
+    /// its own hashes, so the pool's share-derived rate can be checked against it).
+    Mine(MineArgs),
     /// Find the commit where a case got slower: builds revisions between GOOD and BAD in
     /// temporary worktrees and bisects, measuring interleaved rounds at each step.
     Bisect(BisectArgs),
@@ -384,6 +390,63 @@ pub struct BisectArgs {
     #[arg(long, value_enum, default_value_t = MetricArg::Wall)]
     pub metric: MetricArg,
     /// Print the result as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PoolArgs {
+    /// Address to listen on. Anything but loopback needs --allow-remote.
+    #[arg(long, default_value = "127.0.0.1:3333")]
+    pub listen: String,
+    /// Listen on a non-loopback address (the pool answers anyone who connects).
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// Vardiff: aim for this many shares per second per connection (default 20).
+    #[arg(long, value_name = "N", conflicts_with = "difficulty")]
+    pub share_rate: Option<f64>,
+    /// A fixed share difficulty for every job instead of vardiff.
+    #[arg(long, value_name = "D")]
+    pub difficulty: Option<f64>,
+    /// Send a new job (clean_jobs) this often, e.g. `30s`, `500ms`. Default: never.
+    #[arg(long, value_name = "T")]
+    pub job_interval: Option<String>,
+    /// Stop after this long (default: until Ctrl-C).
+    #[arg(long, value_name = "T")]
+    pub duration: Option<String>,
+    /// Length of a sample window in the report (default 1s).
+    #[arg(long, value_name = "T", default_value = "1s")]
+    pub sample: String,
+    /// Reports root: the pool writes <OUT>/pool-<UTC timestamp>/.
+    #[arg(long, default_value = "reports")]
+    pub out: PathBuf,
+    /// Live lines and the final summary as JSON lines on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MineArgs {
+    /// The pool, `stratum+tcp://HOST:PORT`.
+    #[arg(long)]
+    pub pool: String,
+    #[arg(long, default_value = "minebench")]
+    pub user: String,
+    #[arg(long, default_value = "x")]
+    pub password: String,
+    /// Hashing threads.
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+    /// The backend (`minebench backends` lists them); default: auto.
+    #[arg(long, default_value = "auto")]
+    pub backend: String,
+    /// Stop after this long (default: until Ctrl-C).
+    #[arg(long, value_name = "T")]
+    pub duration: Option<String>,
+    /// Ask for BIP 310 version rolling.
+    #[arg(long)]
+    pub version_rolling: bool,
+    /// The final summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,
 }

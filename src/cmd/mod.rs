@@ -9,6 +9,8 @@ pub mod export;
 pub mod flame;
 pub mod hash;
 pub mod history;
+pub mod mine;
+pub mod pool;
 pub mod render;
 pub mod run;
 pub mod scan;
@@ -40,6 +42,8 @@ pub fn dispatch(command: Command, registry: &Registry) -> Result<u8> {
         Command::MergeReports(args) => compare::merge(&args),
         Command::History(args) => history::run(&args),
         Command::Bisect(args) => bisect::run(&args),
+        Command::Pool(args) => pool::run(&args),
+        Command::Mine(args) => mine::run(&args, registry),
     }
 }
 

@@ -114,15 +114,16 @@ pub fn run(args: &RunArgs, registry: &Registry) -> Result<u8> {
             break;
         }
         if !outcome.report.failed.is_empty() {
-            // No number for a wrong backend: its cases failed the pre-flight cross-check.
+            // No number for a wrong backend (its cases failed the pre-flight cross-check) nor
+            // for an external miner that did not come up or died.
             crate::note!(
-                "{} case(s) failed the pre-flight cross-check against the reference; first: {}: {}",
+                "{} case(s) failed; first: {}: {}",
                 outcome.report.failed.len(),
                 outcome.report.failed[0].id,
                 outcome.report.failed[0].reason
             );
             if let Some(name) = &args.save_baseline {
-                crate::note!("baseline {name} not saved: cases failed the pre-flight check");
+                crate::note!("baseline {name} not saved: cases failed");
             }
             code = code.max(1);
             continue;

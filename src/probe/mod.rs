@@ -11,6 +11,7 @@ pub mod machine;
 pub mod profile;
 /// The profiler under its first name (`probe::profiler::Profiler`), kept for callers.
 pub use profile as profiler;
+pub mod perf;
 pub mod threads;
 
 /// Why a probe could not deliver. `Unavailable` is expected on some machines (no `/proc`, no

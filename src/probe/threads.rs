@@ -67,7 +67,17 @@ impl ThreadSample {
     /// Reads the counters of thread `tid` of this process. `stat` and `status` are required;
     /// `sched` and `schedstat` are optional (their fields become `None`).
     pub fn capture(tid: i32) -> Result<ThreadSample, ProbeError> {
-        let dir = format!("/proc/self/task/{tid}");
+        Self::capture_at(&format!("/proc/self/task/{tid}"), tid, true)
+    }
+
+    /// Reads the counters of thread `tid` of another process `pid` (an external miner). CPU
+    /// time comes from `schedstat` (a thread's CPU clock can only be read from its own
+    /// process), else from `stat`'s ticks.
+    pub fn capture_in(pid: i32, tid: i32) -> Result<ThreadSample, ProbeError> {
+        Self::capture_at(&format!("/proc/{pid}/task/{tid}"), tid, false)
+    }
+
+    fn capture_at(dir: &str, tid: i32, own: bool) -> Result<ThreadSample, ProbeError> {
         let read = |name: &str| -> Result<String, ProbeError> {
             let path = format!("{dir}/{name}");
             fs::read_to_string(&path).map_err(|e| ProbeError::Unavailable {
@@ -90,7 +100,10 @@ impl ThreadSample {
             migrations,
             last_cpu: stat.last_cpu,
             run_delay_ns: schedstat.map(|s| s.run_delay_ns),
-            runtime_ns: thread_cpu_time_ns(tid).or(schedstat.map(|s| s.runtime_ns)),
+            runtime_ns: own
+                .then(|| thread_cpu_time_ns(tid))
+                .flatten()
+                .or(schedstat.map(|s| s.runtime_ns)),
         })
     }
 
@@ -251,6 +264,36 @@ fn key_value<'a>(text: &'a str, key: &str, sep: char) -> Option<&'a str> {
         let (k, v) = line.split_once(sep)?;
         (k.trim() == key).then(|| v.trim())
     })
+}
+
+/// The thread ids of process `pid` (`/proc/<pid>/task`), sorted; empty when it is gone.
+pub fn task_ids(pid: i32) -> Vec<i32> {
+    let mut tids: Vec<i32> = fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    tids.sort_unstable();
+    tids
+}
+
+/// CPU time of every thread of process `pid` now alive, summed (ns, from `schedstat`; `stat`
+/// ticks where that is missing). None when the process is gone.
+pub fn process_cpu_ns(pid: i32) -> Option<u64> {
+    let tids = task_ids(pid);
+    if tids.is_empty() {
+        return None;
+    }
+    let total = tids
+        .iter()
+        .filter_map(|&t| ThreadSample::capture_in(pid, t).ok())
+        .map(|s| {
+            s.runtime_ns
+                .unwrap_or_else(|| s.utime_ns.saturating_add(s.stime_ns))
+        })
+        .sum();
+    Some(total)
 }
 
 #[cfg(test)]

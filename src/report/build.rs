@@ -151,6 +151,8 @@ pub fn case_report(
         workers,
         balance,
         profile: m.profile,
+        rate_method: None,
+        external: None,
     })
 }
 

@@ -242,6 +242,8 @@ fn merge_case(parts: &[&CaseReport], first_report: &Report) -> Result<CaseReport
         workers,
         balance,
         profile: None,
+        rate_method: head.rate_method,
+        external: None,
     })
 }
 

@@ -162,6 +162,72 @@ pub struct CaseReport {
     pub workers: Vec<WorkerReport>,
     pub balance: Balance,
     pub profile: Option<ProfileArtefacts>,
+    /// How the rates were measured: absent means `counted` (the workers counted their hashes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_method: Option<RateMethod>,
+    /// An external miner's case: the command, what the pool saw, how the miner stopped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external: Option<ExternalCase>,
+}
+
+/// How a case's hash rate was measured.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RateMethod {
+    /// Hashes counted by minebench's own workers.
+    Counted,
+    /// Derived from shares the pool verified: each accepted share stands for `1 / P(hash ≤ its
+    /// share target)` hashes on average, so a sample's `hashes` is that sum over the shares
+    /// accepted in its window (an estimate with Poisson noise: see `external.pool.rate_ci95`).
+    Shares,
+}
+
+/// What minebench knows of an external miner's case beyond the common fields.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ExternalCase {
+    /// The `[external.NAME]` table's name.
+    pub name: String,
+    /// The command as run (placeholders replaced).
+    pub command: Vec<String>,
+    /// The first line of the `version` command's output, when one was given and answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    pub pid: i32,
+    pub pool: PoolCaseStats,
+    /// Shares rejected as stale (submitted for a job a clean switch had replaced).
+    pub stale_shares: u64,
+    /// How the miner ended: `stopped by SIGINT`, `killed (SIGKILL) after the grace period`, or
+    /// an exit it made by itself.
+    pub exit: String,
+    /// Why `profile` is null when profiling was asked for (perf missing, not permitted, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile_unavailable: Option<String>,
+    /// The end of the miner's stdout and stderr (at most 2 KiB).
+    pub output_tail: String,
+}
+
+/// The loopback pool's view of one external case, over the whole case (warm-up included)
+/// except where said.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PoolCaseStats {
+    pub url: String,
+    pub connections: u64,
+    /// The share difficulty every job was sent with.
+    pub difficulty: f64,
+    pub accepted: u64,
+    /// Rejections by reason (`job_not_found`, `stale`, `duplicate`, `low_difficulty`,
+    /// `unauthorized`, `not_subscribed`, `malformed`, `unknown_method`).
+    pub rejected: std::collections::BTreeMap<String, u64>,
+    /// Malformed lines and unknown methods.
+    pub protocol_errors: u64,
+    /// Accepted shares inside the measured samples (what the rate is derived from).
+    pub measured_shares: u64,
+    /// Hash rate over all measured samples together, with its 95 % CI from the Poisson count
+    /// of `measured_shares` (exact Garwood interval), hashes per second.
+    pub rate: f64,
+    pub rate_ci95: [f64; 2],
+    /// BIP 310 version rolling was negotiated.
+    pub version_rolling: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -6,6 +6,7 @@
 //! benchmark: an interrupted or failed run still leaves the cases it finished.
 
 pub mod clock;
+pub mod external;
 pub mod output;
 
 use std::path::{Path, PathBuf};
@@ -26,7 +27,7 @@ use crate::probe::ProbeError;
 use crate::registry::{Registry, Subject};
 use crate::report::build::{case_report, fill_scaling, CaseMeasurement, ReportError};
 use crate::report::{ProfilerOverhead, ProfilingInfo, Report, Sample, SkippedCase, SCHEMA_VERSION};
-use crate::scenario::plan::{Case, Plan, SampleSpec};
+use crate::scenario::plan::{external_name, Case, Plan, SampleSpec};
 use crate::sched::{self, FoundHit, SchedConfig, SchedError, Session};
 
 /// How long the ceiling calibration runs before the cases.
@@ -113,6 +114,7 @@ pub fn interrupt_flag() -> Arc<AtomicBool> {
                                  draws it)",
                                 signal_name(sig)
                             );
+                            external::kill_all();
                             std::process::exit(128 + sig);
                         }
                         FIRST_SIGNAL.store(sig, Ordering::SeqCst);
@@ -259,6 +261,46 @@ pub fn execute(
             break;
         }
         bar.set_message(case.id.clone());
+        if let Some(name) = external_name(&case.backend) {
+            let Some(spec) = plan.external.get(name) else {
+                report.failed.push(SkippedCase {
+                    id: case.id.clone(),
+                    reason: format!("no [external.{name}] table in the plan"),
+                });
+                continue;
+            };
+            let ectx = external::ExternalContext {
+                plan,
+                dir,
+                profiling,
+                stop,
+            };
+            match external::run_case(case, name, spec, &ectx) {
+                external::ExternalOutcome::Measured(m, ext, work) => {
+                    let mut cr = case_report(*m, report.ceiling.as_ref())?;
+                    external::finish_report(&mut cr, *ext, work);
+                    bar.inc(u64::from(plan.measure.samples));
+                    bar.suspend(|| print_case_line(&cr));
+                    report.cases.push(cr);
+                    fill_scaling(&mut report.cases);
+                }
+                external::ExternalOutcome::Interrupted => {
+                    report.interrupted = true;
+                    break;
+                }
+                external::ExternalOutcome::Failed(reason) => {
+                    bar.suspend(|| crate::note!("failed {}: {reason}", case.id));
+                    report.failed.push(SkippedCase {
+                        id: case.id.clone(),
+                        reason,
+                    });
+                }
+            }
+            report.finished_at = clock::rfc3339(SystemTime::now());
+            report.wall_ns = t_start.elapsed().as_nanos() as u64;
+            write_unfinished(&mut report)?;
+            continue;
+        }
         let ctx = CaseContext {
             registry,
             plan,
@@ -277,16 +319,7 @@ pub fn execute(
             measure_overhead = false;
         }
         let cr = case_report(m, report.ceiling.as_ref())?;
-        bar.suspend(|| {
-            crate::note!(
-                "{:<40} {:>9.2} MH/s  (CI {:.2}..{:.2}, cv {:.1} %)",
-                cr.id,
-                cr.hash_rate.median / 1e6,
-                cr.hash_rate.ci95_low / 1e6,
-                cr.hash_rate.ci95_high / 1e6,
-                cr.hash_rate.cv * 100.0
-            )
-        });
+        bar.suspend(|| print_case_line(&cr));
         report.cases.push(cr);
         fill_scaling(&mut report.cases);
         report.finished_at = clock::rfc3339(SystemTime::now());
@@ -307,12 +340,37 @@ pub fn execute(
     })
 }
 
+/// One line per finished case: its median rate and CI (an external miner's from its shares).
+fn print_case_line(cr: &crate::report::CaseReport) {
+    let from = match &cr.external {
+        Some(e) => format!(
+            "  from {} verified shares; {} rejected",
+            e.pool.measured_shares,
+            e.pool.rejected.values().sum::<u64>()
+        ),
+        None => String::new(),
+    };
+    crate::note!(
+        "{:<40} {:>9.2} MH/s  (CI {:.2}..{:.2}, cv {:.1} %){from}",
+        cr.id,
+        cr.hash_rate.median / 1e6,
+        cr.hash_rate.ci95_low / 1e6,
+        cr.hash_rate.ci95_high / 1e6,
+        cr.hash_rate.cv * 100.0
+    )
+}
+
 /// The pre-flight cross-check of every backend and every (scheduler, threads) pair the plan
 /// will time, against the reference: the cases of one that disagrees are returned as failed,
 /// with the backend or scheduler and the first differing nonce in the reason. A backend that
 /// cannot be made (its factory refused) fails its cases the same way.
 fn preflight(registry: &Registry, plan: &Plan, stop: &AtomicBool) -> Vec<SkippedCase> {
-    let runnable: Vec<&Case> = plan.cases.iter().filter(|c| c.skip.is_none()).collect();
+    // External miners are not cross-checked here: the pool re-verifies every share they send.
+    let runnable: Vec<&Case> = plan
+        .cases
+        .iter()
+        .filter(|c| c.skip.is_none() && external_name(&c.backend).is_none())
+        .collect();
     let mut oracle = Oracle::new();
     let mut verdicts: Vec<(String, Option<String>)> = Vec::new();
     let mut failed = Vec::new();

@@ -51,8 +51,8 @@ use validate::*;
 pub use validate::MIN_JOB_INTERVAL_NS;
 
 pub use plan::{
-    expand, Case, Difficulty, HeaderSpec, MatrixSpec, MeasureSpec, Plan, ProfileSpec, SampleSpec,
-    ThreadsSpec, WorkSpec,
+    expand, external_name, Case, Difficulty, ExternalSpec, HeaderSpec, MatrixSpec, MeasureSpec,
+    Plan, ProfileSpec, SampleSpec, ThreadsSpec, WorkSpec, EXTERNAL_PREFIX, EXTERNAL_SCHEDULER,
 };
 
 /// The built-in default scenario (what `minebench run` does without a file).

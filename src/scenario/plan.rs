@@ -3,6 +3,8 @@
 //! infallible. Must not: read files, clocks or threads; a Plan is data that `minebench plan` can
 //! print without hashing anything.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::pow::{Availability, Header, Target};
@@ -25,6 +27,54 @@ pub struct Plan {
     /// The matrix as the user wrote it (backend names keep `auto`), with `threads = "all"`
     /// resolved; `cases` is its expansion.
     pub matrix: MatrixSpec,
+    /// `[external.NAME]`: miner programs the `external:NAME` backends run (absent in plans
+    /// without them, and in reports written before they existed).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub external: BTreeMap<String, ExternalSpec>,
+}
+
+/// The prefix of a backend name that runs an `[external.NAME]` miner.
+pub const EXTERNAL_PREFIX: &str = "external:";
+
+/// The scheduler name of external cases: the miner schedules its own threads.
+pub const EXTERNAL_SCHEDULER: &str = "own";
+
+/// The placeholders an external command may use, each replaced per case.
+pub const EXTERNAL_PLACEHOLDERS: &[&str] = &[
+    "pool_url",
+    "pool_host",
+    "pool_port",
+    "user",
+    "password",
+    "threads",
+    "minebench",
+];
+
+/// The NAME of an `external:NAME` backend, or None for any other backend.
+pub fn external_name(backend: &str) -> Option<&str> {
+    backend.strip_prefix(EXTERNAL_PREFIX)
+}
+
+/// A miner program measured black-box through minebench's loopback stratum pool.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ExternalSpec {
+    /// Program and arguments; `{pool_url}`, `{pool_host}`, `{pool_port}`, `{user}`,
+    /// `{password}` and `{threads}` are replaced per case, `{minebench}` by the path of the
+    /// running minebench (so `minebench mine` can be measured black-box like any miner).
+    pub command: Vec<String>,
+    /// A command printing the miner's version (recorded in the case), if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<Vec<String>>,
+    /// How long the miner may take to subscribe to the pool (default 10 s).
+    pub startup_timeout_ns: u64,
+    /// After SIGINT, how long before SIGKILL (default 2 s).
+    pub stop_grace_ns: u64,
+    /// Extra environment variables for the miner.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    /// The worker name given to the miner (default `minebench`).
+    pub user: String,
+    pub password: String,
 }
 
 /// Where the header template comes from.
@@ -214,10 +264,19 @@ pub fn expand(matrix: &MatrixSpec, catalog: &Catalog) -> Vec<Case> {
     for difficulty in &difficulties {
         for backend in &backends {
             let backend_skip = catalog.backend_skip(backend);
-            for scheduler in &schedulers {
-                let skip = backend_skip
-                    .clone()
-                    .or_else(|| catalog.scheduler_skip(scheduler));
+            // An external miner schedules its own threads: one case per thread count.
+            let own = [EXTERNAL_SCHEDULER.to_string()];
+            let schedulers: &[String] = match external_name(backend) {
+                Some(_) => &own,
+                None => &schedulers,
+            };
+            for scheduler in schedulers {
+                let skip = match external_name(backend) {
+                    Some(_) => None,
+                    None => backend_skip
+                        .clone()
+                        .or_else(|| catalog.scheduler_skip(scheduler)),
+                };
                 for &threads in &threads {
                     cases.push(Case {
                         id: Case::make_id(backend, scheduler, threads, difficulty),

@@ -14,6 +14,20 @@ pub(super) struct RawScenario {
     pub(super) matrix: Option<Spanned<RawMatrix>>,
     pub(super) measure: Option<Spanned<RawMeasure>>,
     pub(super) profile: Option<Spanned<RawProfile>>,
+    /// `[external.NAME]` tables: miner programs measured through the loopback pool.
+    pub(super) external: Option<Spanned<std::collections::BTreeMap<String, Spanned<RawExternal>>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawExternal {
+    pub(super) command: Option<SpannedList<String>>,
+    pub(super) version: Option<SpannedList<String>>,
+    pub(super) startup_timeout: Option<Spanned<String>>,
+    pub(super) stop_grace: Option<Spanned<String>>,
+    pub(super) env: Option<std::collections::BTreeMap<String, String>>,
+    pub(super) user: Option<Spanned<String>>,
+    pub(super) password: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]

@@ -710,3 +710,91 @@ fn devices_and_oversized_files_are_refused_before_reading() {
         "{err}"
     );
 }
+
+/// BASE with line 10 (the backend list) replaced and an `[external.m]` table appended.
+fn with_external(backends: &str, table: &str) -> String {
+    format!("{}\n[external.m]\n{table}\n", with_line(10, backends))
+}
+
+#[test]
+fn external_miners_plan_one_case_per_thread_count_with_their_own_scheduler() {
+    let text = with_external(
+        r#"backend = ["reference", "external:m"]"#,
+        r#"command = ["./miner", "-o", "{pool_url}", "-t", "{threads}", "{{literal}}"]
+version = ["./miner", "--version"]
+startup_timeout = "3s"
+env = { GODEBUG = "schedtrace=1000" }"#,
+    );
+    let plan = load(&text).unwrap();
+    let ext: Vec<&Case> = plan
+        .cases
+        .iter()
+        .filter(|c| c.backend == "external:m")
+        .collect();
+    // Two thread counts, one scheduler ("own") whatever the matrix lists.
+    assert_eq!(ext.len(), 2);
+    assert!(ext
+        .iter()
+        .all(|c| c.scheduler == EXTERNAL_SCHEDULER && c.skip.is_none()));
+    assert_eq!(ext[0].id, "external:m/own/t1/zb20");
+    let spec = &plan.external["m"];
+    assert_eq!(spec.startup_timeout_ns, 3_000_000_000);
+    assert_eq!(spec.stop_grace_ns, 2_000_000_000);
+    assert_eq!(spec.user, "minebench");
+    assert_eq!(spec.env["GODEBUG"], "schedtrace=1000");
+    // The plan round-trips through JSON (it is stored in the report).
+    let back: Plan = serde_json::from_str(&serde_json::to_string(&plan).unwrap()).unwrap();
+    assert_eq!(back, plan);
+}
+
+#[test]
+fn external_miner_errors_name_the_line_and_key() {
+    let table_line = BASE.lines().count() + 2;
+    fails(
+        &with_external(r#"backend = ["external:nope"]"#, r#"command = ["x"]"#),
+        10,
+        "matrix.backend",
+        &["external:nope", "[external.nope]", "tables given: m"],
+    );
+    fails(
+        &with_external(
+            r#"backend = ["external:m"]"#,
+            r#"command = ["x", "{pool}"]"#,
+        ),
+        table_line + 1,
+        "external.m.command",
+        &["unknown placeholder {pool}", "{pool_url}"],
+    );
+    fails(
+        &with_external(r#"backend = ["external:m"]"#, r#"command = []"#),
+        table_line + 1,
+        "external.m.command",
+        &["must name a program"],
+    );
+    fails(
+        &with_external(r#"backend = ["external:m"]"#, r#"version = ["x"]"#),
+        table_line,
+        "external.m.command",
+        &["missing"],
+    );
+    fails(
+        &with_external(
+            r#"backend = ["external:m"]"#,
+            "command = [\"x\"]\nstartup_timeout = \"soon\"",
+        ),
+        table_line + 2,
+        "external.m.startup_timeout",
+        &["soon"],
+    );
+    // Nonce-count samples cannot measure a miner whose hashes are not counted.
+    let text = with_external(r#"backend = ["external:m"]"#, r#"command = ["x"]"#).replace(
+        r#"sample = { duration = "500ms" }"#,
+        "sample = { nonces = 1000 }",
+    );
+    fails(
+        &text,
+        17,
+        "measure.sample",
+        &["external miner", "durations"],
+    );
+}

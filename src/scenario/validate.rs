@@ -1,6 +1,7 @@
 //! Validation: every key of the raw scenario checked against its span (required keys, ranges,
 //! names, exclusive choices), building the resolved specs; errors name file, line and key.
 
+use std::collections::BTreeMap;
 use std::ops::Range;
 use std::time::Duration;
 
@@ -104,10 +105,12 @@ impl Ctx<'_> {
             None => None,
         };
 
+        let external = self.externals(raw.external)?;
         let matrix = raw.matrix.ok_or_else(|| self.missing(None, "matrix"))?;
         let matrix_span = matrix.span();
         let matrix = matrix.into_inner();
-        let backend = self.backends(matrix.backend, &matrix_span, opts)?;
+        let backend_list = matrix.backend;
+        let backend = self.backends(&backend_list, &matrix_span, opts, &external)?;
         let scheduler = self.schedulers(matrix.scheduler, &matrix_span, opts)?;
         let threads = self.threads(matrix.threads, &matrix_span, opts)?;
         let difficulty = match (&matrix.difficulty, &work_difficulty) {
@@ -139,8 +142,31 @@ impl Ctx<'_> {
             difficulty,
         };
 
+        let measure_span = raw.measure.as_ref().map(|m| {
+            m.get_ref()
+                .sample
+                .as_ref()
+                .map_or_else(|| m.span(), Spanned::span)
+        });
         let measure = self.measure(raw.measure.map(Spanned::into_inner))?;
         let profile = self.profile(raw.profile.map(Spanned::into_inner))?;
+        if let SampleSpec::Nonces(_) = measure.sample {
+            if let Some(name) = backend_list
+                .iter()
+                .flat_map(|l| l.get_ref())
+                .find(|n| plan::external_name(n.get_ref()).is_some())
+            {
+                return Err(self.invalid(
+                    measure_span.unwrap_or(name.span()),
+                    "measure.sample",
+                    format!(
+                        "{:?} is an external miner, whose hashes are not counted but derived \
+                         from its shares: its samples must be durations, not nonces",
+                        name.get_ref()
+                    ),
+                ));
+            }
+        }
 
         Ok(Plan {
             name: name.into_inner(),
@@ -151,6 +177,7 @@ impl Ctx<'_> {
             profile,
             cases: plan::expand(&matrix, &opts.catalog),
             matrix,
+            external,
         })
     }
 
@@ -301,17 +328,37 @@ impl Ctx<'_> {
 
     pub(super) fn backends(
         &self,
-        list: Option<SpannedList<String>>,
+        list: &Option<SpannedList<String>>,
         matrix: &Range<usize>,
         opts: &PlanOptions,
+        external: &BTreeMap<String, ExternalSpec>,
     ) -> Checked<Vec<String>> {
         let key = "matrix.backend";
-        self.name_list(&list, matrix, key, "backend")?
+        self.name_list(list, matrix, key, "backend")?
             .iter()
             .map(|name| {
                 // Unavailable-but-known is fine here (the Case is planned as skipped); only an
                 // unknown name is an error.
                 let n = name.get_ref();
+                if let Some(ext) = plan::external_name(n) {
+                    return if external.contains_key(ext) {
+                        Ok(n.clone())
+                    } else {
+                        let known: Vec<&str> = external.keys().map(String::as_str).collect();
+                        Err(self.invalid(
+                            name.span(),
+                            key,
+                            format!(
+                                "{n:?} names no [external.{ext}] table; tables given: {}",
+                                if known.is_empty() {
+                                    "none".to_string()
+                                } else {
+                                    known.join(", ")
+                                }
+                            ),
+                        ))
+                    };
+                }
                 if n == "auto" || opts.catalog.has_backend(n) {
                     Ok(n.clone())
                 } else {
@@ -326,6 +373,101 @@ impl Ctx<'_> {
                 }
             })
             .collect()
+    }
+
+    /// `[external.NAME]` tables: a path-safe NAME, a non-empty command whose placeholders are
+    /// all known, durations in range.
+    pub(super) fn externals(
+        &self,
+        raw: Option<Spanned<BTreeMap<String, Spanned<RawExternal>>>>,
+    ) -> Checked<BTreeMap<String, ExternalSpec>> {
+        let mut out = BTreeMap::new();
+        let Some(raw) = raw else { return Ok(out) };
+        for (name, table) in raw.into_inner() {
+            let span = table.span();
+            let base = format!("external.{name}");
+            let ok = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+            if name.is_empty() || name.len() > 64 || !name.chars().all(ok) {
+                return Err(self.invalid(
+                    span,
+                    &base,
+                    "the name must be 1 to 64 of A-Z a-z 0-9 . _ - (it becomes part of case ids)",
+                ));
+            }
+            let t = table.into_inner();
+            let key = format!("{base}.command");
+            let command = t
+                .command
+                .ok_or_else(|| self.missing(Some(span.clone()), &key))?;
+            if command.get_ref().is_empty() || command.get_ref()[0].get_ref().is_empty() {
+                return Err(self.invalid(command.span(), &key, "must name a program to run"));
+            }
+            for arg in command.get_ref() {
+                if let Some(bad) = unknown_placeholder(arg.get_ref()) {
+                    return Err(self.invalid(
+                        arg.span(),
+                        &key,
+                        format!(
+                            "unknown placeholder {{{bad}}}; known: {}",
+                            plan::EXTERNAL_PLACEHOLDERS
+                                .iter()
+                                .map(|p| format!("{{{p}}}"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    ));
+                }
+            }
+            let version = match t.version {
+                Some(v) if v.get_ref().is_empty() => {
+                    return Err(self.invalid(
+                        v.span(),
+                        &format!("{base}.version"),
+                        "must name a program to run (or leave the key out)",
+                    ))
+                }
+                Some(v) => Some(
+                    v.into_inner()
+                        .into_iter()
+                        .map(Spanned::into_inner)
+                        .collect(),
+                ),
+                None => None,
+            };
+            let duration = |v: &Option<Spanned<String>>, k: &str, default: u64| match v {
+                Some(v) => self.duration_in(
+                    v,
+                    &format!("{base}.{k}"),
+                    1_000_000,
+                    MAX_PHASE_NS,
+                    "a Ctrl-C waits for nothing longer",
+                ),
+                None => Ok(default),
+            };
+            let spec = ExternalSpec {
+                command: command
+                    .into_inner()
+                    .into_iter()
+                    .map(Spanned::into_inner)
+                    .collect(),
+                version,
+                startup_timeout_ns: duration(
+                    &t.startup_timeout,
+                    "startup_timeout",
+                    10_000_000_000,
+                )?,
+                stop_grace_ns: duration(&t.stop_grace, "stop_grace", 2_000_000_000)?,
+                env: t.env.unwrap_or_default(),
+                user: t
+                    .user
+                    .map_or_else(|| "minebench".to_string(), Spanned::into_inner),
+                password: t
+                    .password
+                    .map_or_else(|| "x".to_string(), Spanned::into_inner),
+            };
+            out.insert(name, spec);
+        }
+        Ok(out)
     }
 
     pub(super) fn schedulers(
@@ -525,4 +667,21 @@ impl Ctx<'_> {
             frequency_hz,
         })
     }
+}
+
+/// The first `{name}` in `arg` that is not a known placeholder (`{{` and `}}` are literal braces).
+fn unknown_placeholder(arg: &str) -> Option<String> {
+    let mut rest = arg.replace("{{", "").replace("}}", "");
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        let Some(close) = after.find('}') else {
+            return Some(after.to_string());
+        };
+        let name = &after[..close];
+        if !plan::EXTERNAL_PLACEHOLDERS.contains(&name) {
+            return Some(name.to_string());
+        }
+        rest = after[close + 1..].to_string();
+    }
+    None
 }

@@ -116,6 +116,8 @@ pub struct ConnStats {
     pub protocol_errors: u64,
     pub difficulty: f64,
     pub difficulty_changes: u64,
+    /// Σ expected hashes of every accepted share (kept even past [`MAX_EVENTS`]).
+    pub work_total: f64,
     /// Why the connection closed; None while open.
     pub closed: Option<String>,
     pub shares: Vec<ShareEvent>,
@@ -130,7 +132,7 @@ impl ConnStats {
     }
     /// Σ expected hashes of the accepted shares.
     pub fn work(&self) -> f64 {
-        self.shares.iter().map(|s| s.expected_hashes).sum()
+        self.work_total
     }
 }
 
@@ -302,6 +304,14 @@ impl Pool {
             t.protocol_errors += st.stats.protocol_errors;
         }
         t
+    }
+
+    /// Per connection: rejections by reason (cheap: for a live line).
+    pub fn connections_counts(&self) -> Vec<BTreeMap<&'static str, u64>> {
+        lock(&self.shared.conns)
+            .iter()
+            .map(|c| lock(&c.state).stats.rejected.clone())
+            .collect()
     }
 
     /// Per connection: index, accepted shares and Σ expected hashes (cheap: for a live line).
@@ -785,6 +795,7 @@ fn submit(st: &mut ConnState, params: &[Value], shared: &Shared) -> Result<(), S
     }
     st.seen.insert(hash);
     st.stats.accepted += 1;
+    st.stats.work_total += expected_hashes;
     if st.stats.shares.len() < MAX_EVENTS {
         st.stats.shares.push(ShareEvent {
             at: Instant::now(),

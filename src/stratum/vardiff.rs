@@ -64,7 +64,7 @@ impl Vardiff {
         self.window_hashes = 0.0;
         self.window_shares = 0;
         let ratio = ideal / self.difficulty;
-        if ratio > DEADBAND || ratio < 1.0 / DEADBAND {
+        if !(1.0 / DEADBAND..=DEADBAND).contains(&ratio) {
             self.difficulty = ideal;
             Some(ideal)
         } else {

@@ -24,7 +24,7 @@ mod tests;
 pub use bootstrap::ratio_ci;
 use bootstrap::resampled_median;
 pub use mann_whitney::mann_whitney_u;
-pub use poisson::poisson_two_sided_p;
+pub use poisson::{poisson_ci95, poisson_two_sided_p};
 pub(crate) use special::ln_gamma;
 
 use crate::rng::SplitMix64;

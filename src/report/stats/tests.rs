@@ -402,3 +402,14 @@ fn verdict_detects_a_ten_percent_drop() {
         "Slower in only {slower}/200 pairs with a 10 % drop"
     );
 }
+
+#[test]
+fn garwood_intervals_match_published_tables() {
+    // Garwood (1936) / standard tables: n = 0 → (0, 3.689), 10 → (4.795, 18.39),
+    // 100 → (81.36, 121.6).
+    for (n, lo, hi) in [(0, 0.0, 3.689), (10, 4.795, 18.390), (100, 81.36, 121.63)] {
+        let (l, h) = poisson_ci95(n);
+        assert!((l - lo).abs() < 0.01, "{n}: low {l}");
+        assert!((h - hi).abs() < 0.01 * hi.max(1.0), "{n}: high {h}");
+    }
+}

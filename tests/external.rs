@@ -1,0 +1,323 @@
+//! External miners through the loopback pool, end to end through the binary: `minebench mine`
+//! (a real stratum client, started as `{minebench}`) measured black-box beside a built-in
+//! backend; miners that fail, never subscribe, or are left behind by Ctrl-C, SIGKILL or a
+//! panic of minebench (none may survive).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use minebench::report::compare::parse_report;
+use minebench::report::Report;
+
+fn bin() -> PathBuf {
+    assert_cmd::cargo::cargo_bin!("minebench").to_path_buf()
+}
+
+/// A string no other process has on its command line.
+fn marker(what: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("mb-{what}-{}-{nanos}", std::process::id())
+}
+
+/// Pids of live processes whose command line contains `needle` (zombies excluded).
+fn processes_with(needle: &str) -> Vec<i32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(cmd) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let zombie = std::fs::read_to_string(entry.path().join("stat"))
+            .map(|s| {
+                s.rsplit(')')
+                    .next()
+                    .unwrap_or("")
+                    .trim_start()
+                    .starts_with('Z')
+            })
+            .unwrap_or(true);
+        if !zombie && String::from_utf8_lossy(&cmd).contains(needle) {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+fn wait_for(mut ok: impl FnMut() -> bool, limit: Duration) -> bool {
+    let t0 = Instant::now();
+    while t0.elapsed() < limit {
+        if ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    ok()
+}
+
+fn scenario(dir: &Path, body: &str) -> PathBuf {
+    let path = dir.join("ext.toml");
+    std::fs::write(&path, body).unwrap();
+    path
+}
+
+fn only_report(out: &Path) -> Report {
+    let dir = std::fs::read_dir(out)
+        .unwrap()
+        .flatten()
+        .find(|e| e.path().join("report.json").exists())
+        .expect("a run directory");
+    parse_report(&std::fs::read_to_string(dir.path().join("report.json")).unwrap()).unwrap()
+}
+
+const SELF_MINER: &str = r#"
+[external.self]
+command = ["{minebench}", "mine", "--pool", "{pool_url}", "--threads", "{threads}", "--user", "{user}", "--backend", "sha2-midstate"]
+"#;
+
+#[test]
+fn an_external_miner_runs_beside_a_builtin_backend_in_one_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let user = marker("beside");
+    let body = format!(
+        r#"name = "ext"
+[matrix]
+backend = ["sha2-midstate", "external:self"]
+scheduler = ["stride"]
+threads = [1]
+difficulty = [{{ share = 0.00005 }}]
+[measure]
+warmup = "200ms"
+samples = 3
+sample = {{ duration = "400ms" }}
+job_interval = "300ms"
+{SELF_MINER}
+user = "{user}"
+version = ["{}", "--version"]
+"#,
+        bin().display()
+    );
+    let path = scenario(tmp.path(), &body);
+    let out = tmp.path().join("out");
+    let status = Command::new(bin())
+        .args(["run", "--no-profile", "--out"])
+        .arg(&out)
+        .arg(&path)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    let r = only_report(&out);
+    assert!(r.failed.is_empty(), "{:?}", r.failed);
+    assert_eq!(r.cases.len(), 2);
+    let ext = r
+        .cases
+        .iter()
+        .find(|c| c.backend == "external:self")
+        .unwrap();
+    assert_eq!(ext.id, "external:self/own/t1/sd0.00005");
+    assert_eq!(ext.rate_method, Some(minebench::report::RateMethod::Shares));
+    let e = ext.external.as_ref().unwrap();
+    assert!(
+        e.pool.accepted > 0 && e.pool.measured_shares > 0,
+        "{:?}",
+        e.pool
+    );
+    // Only stale shares may be refused (a share found just before a clean switch).
+    assert!(
+        e.pool.rejected.keys().all(|k| k == "stale"),
+        "{:?}",
+        e.pool.rejected
+    );
+    assert!(e.exit.starts_with("stopped by SIGINT"), "{}", e.exit);
+    assert!(
+        e.version.as_deref().unwrap_or("").contains("minebench"),
+        "{:?}",
+        e.version
+    );
+    assert!(e
+        .command
+        .iter()
+        .any(|a| a.starts_with("stratum+tcp://127.0.0.1:")));
+    assert_eq!(ext.samples.len(), 3);
+    assert!(ext.hash_rate.median > 0.0);
+    let (lo, hi) = (e.pool.rate_ci95[0], e.pool.rate_ci95[1]);
+    assert!(
+        lo < e.pool.rate && e.pool.rate < hi,
+        "{lo} {} {hi}",
+        e.pool.rate
+    );
+    assert!(ext.job_switch.as_ref().unwrap().switches >= 2);
+    assert!(!ext.workers.is_empty());
+    assert!(
+        ext.workers.iter().any(|w| w.cpu_ns.unwrap_or(0) > 0),
+        "{:?}",
+        ext.workers
+    );
+    // The miner is gone.
+    assert!(processes_with(&user).is_empty());
+    // And the report works like any other: compare against itself, render again.
+    let run_dir = out.read_dir().unwrap().flatten().next().unwrap().path();
+    let status = Command::new(bin())
+        .arg("compare")
+        .arg(&run_dir)
+        .arg(&run_dir)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert!(run_dir.join("index.html").exists());
+}
+
+fn run_failing(tmp: &Path, external: &str) -> (Option<i32>, Report, String) {
+    let body = format!(
+        r#"name = "bad"
+[matrix]
+backend = ["external:m"]
+scheduler = ["stride"]
+threads = [1]
+difficulty = [{{ share = 0.001 }}]
+[measure]
+warmup = "100ms"
+samples = 1
+sample = {{ duration = "200ms" }}
+[external.m]
+{external}
+"#
+    );
+    let path = scenario(tmp, &body);
+    let out = tmp.join("out");
+    let o = Command::new(bin())
+        .args(["run", "--no-profile", "--out"])
+        .arg(&out)
+        .arg(&path)
+        .output()
+        .unwrap();
+    (
+        o.status.code(),
+        only_report(&out),
+        String::from_utf8_lossy(&o.stderr).into(),
+    )
+}
+
+#[test]
+fn a_miner_that_exits_fails_its_case_with_the_end_of_its_output() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (code, r, stderr) = run_failing(
+        tmp.path(),
+        r#"command = ["sh", "-c", "echo cannot-reach-{pool_host}-boom >&2; exit 3"]"#,
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(r.cases.is_empty());
+    let f = &r.failed[0];
+    assert_eq!(f.id, "external:m/own/t1/sd0.001");
+    assert!(
+        f.reason.contains("cannot-reach-127.0.0.1-boom"),
+        "{}",
+        f.reason
+    );
+    assert!(f.reason.contains("before subscribing"), "{}", f.reason);
+}
+
+#[test]
+fn a_miner_that_never_subscribes_times_out_and_is_killed() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A distinctive argument to find the process by.
+    let secs = format!("{}.{}", 40, std::process::id());
+    let (code, r, _) = run_failing(
+        tmp.path(),
+        &format!("command = [\"sleep\", \"{secs}\"]\nstartup_timeout = \"300ms\"\nstop_grace = \"100ms\""),
+    );
+    assert_eq!(code, Some(1));
+    assert!(
+        r.failed[0].reason.contains("did not subscribe"),
+        "{}",
+        r.failed[0].reason
+    );
+    assert!(
+        wait_for(
+            || processes_with(&format!("sleep\0{secs}")).is_empty(),
+            Duration::from_secs(2)
+        ),
+        "the silent miner survived"
+    );
+}
+
+/// Starts a long external case with a marked miner, waits until the miner runs, applies `end`
+/// to minebench, and checks that the miner is gone soon after.
+fn no_orphan_after(
+    end: impl FnOnce(&mut std::process::Child),
+    env: Option<(&str, &str)>,
+) -> Option<i32> {
+    let tmp = tempfile::tempdir().unwrap();
+    let user = marker("orphan");
+    let body = format!(
+        r#"name = "long"
+[matrix]
+backend = ["external:self"]
+scheduler = ["stride"]
+threads = [1]
+difficulty = [{{ share = 0.001 }}]
+[measure]
+warmup = "100ms"
+samples = 100
+sample = {{ duration = "1s" }}
+{SELF_MINER}
+user = "{user}"
+"#
+    );
+    let path = scenario(tmp.path(), &body);
+    let mut cmd = Command::new(bin());
+    cmd.args(["run", "--no-profile", "--out"])
+        .arg(tmp.path().join("out"))
+        .arg(&path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if let Some((k, v)) = env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    assert!(
+        wait_for(
+            || !processes_with(&user).is_empty(),
+            Duration::from_secs(20)
+        ),
+        "the miner never started"
+    );
+    end(&mut child);
+    let status = child.wait().unwrap();
+    assert!(
+        wait_for(|| processes_with(&user).is_empty(), Duration::from_secs(5)),
+        "miner {:?} outlived minebench",
+        processes_with(&user)
+    );
+    status.code()
+}
+
+#[test]
+fn ctrl_c_sigkill_and_a_panic_leave_no_miner_behind() {
+    // SAFETY (for the libc calls): signals to our own child process.
+    let code = no_orphan_after(
+        |c| {
+            std::thread::sleep(Duration::from_millis(500));
+            unsafe { libc::kill(c.id() as i32, libc::SIGINT) };
+        },
+        None,
+    );
+    assert_eq!(code, Some(130), "Ctrl-C exits 130 with the report written");
+    let code = no_orphan_after(
+        |c| {
+            std::thread::sleep(Duration::from_millis(500));
+            unsafe { libc::kill(c.id() as i32, libc::SIGKILL) };
+        },
+        None,
+    );
+    assert_eq!(code, None, "killed by a signal");
+    let code = no_orphan_after(|_| {}, Some(("MINEBENCH_TEST_PANIC_WITH_MINER", "1")));
+    assert_eq!(code, Some(101), "a panic exits 101");
+}
