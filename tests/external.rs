@@ -321,3 +321,101 @@ fn ctrl_c_sigkill_and_a_panic_leave_no_miner_behind() {
     let code = no_orphan_after(|_| {}, Some(("MINEBENCH_TEST_PANIC_WITH_MINER", "1")));
     assert_eq!(code, Some(101), "a panic exits 101");
 }
+
+/// A free loopback port (bound and released; good enough for a test).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn the_standalone_pool_reports_a_case_per_connection() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let pool = Command::new(bin())
+        .args(["pool", "--listen", &listen, "--duration", "3s", "--json", "--job-interval", "700ms"])
+        .args(["--sample", "500ms", "--out"])
+        .arg(tmp.path().join("out"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("stratum+tcp://{listen}");
+    // Two miners, one with version rolling.
+    let miners: Vec<_> = [("alice", false), ("bob", true)]
+        .iter()
+        .map(|(user, rolling)| {
+            let mut c = Command::new(bin());
+            c.args(["mine", "--pool", &url, "--user", user, "--duration", "2s"])
+                .args(["--backend", "sha2-midstate", "--json"]);
+            if *rolling {
+                c.arg("--version-rolling");
+            }
+            c.stdout(Stdio::piped()).stderr(Stdio::null());
+            // The pool may need a moment to listen.
+            std::thread::sleep(Duration::from_millis(300));
+            c.spawn().unwrap()
+        })
+        .collect();
+    let mut mined = Vec::new();
+    for m in miners {
+        let o = m.wait_with_output().unwrap();
+        assert!(o.status.success());
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        mined.push(v);
+    }
+    let o = pool.wait_with_output().unwrap();
+    assert!(o.status.success());
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    // JSON lines: one per second, then the summary.
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(lines.iter().any(|l| l["accepted"].as_u64().unwrap_or(0) > 0), "{stdout}");
+    let r = only_report(&tmp.path().join("out"));
+    assert_eq!(r.cases.len(), 2, "{:?}", r.skipped);
+    for (case, miner) in r.cases.iter().zip(&mined) {
+        let e = case.external.as_ref().unwrap();
+        assert!(case.id.starts_with("external:"), "{}", case.id);
+        assert!(case.id.ends_with("/vardiff"), "{}", case.id);
+        assert_eq!(e.pool.rejected.values().filter(|_| true).sum::<u64>(), e.pool.rejected.get("stale").copied().unwrap_or(0));
+        // Every share the miner saw accepted, the pool counted; none it submitted went missing.
+        assert_eq!(e.pool.accepted, miner["accepted"].as_u64().unwrap(), "{miner}");
+        assert_eq!(
+            e.pool.accepted + e.pool.rejected.values().sum::<u64>(),
+            miner["submitted"].as_u64().unwrap()
+        );
+    }
+    let bob = r.cases.iter().find(|c| c.backend == "external:bob").unwrap();
+    assert!(bob.external.as_ref().unwrap().pool.version_rolling);
+}
+
+#[test]
+fn pool_flags_are_checked_before_listening() {
+    let o = Command::new(bin())
+        .args(["pool", "--listen", "0.0.0.0:0", "--duration", "1s"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("--listen") && err.contains("--allow-remote"), "{err}");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let o = Command::new(bin())
+        .args(["pool", "--listen", &addr, "--duration", "1s"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("--listen") && err.contains("cannot listen"), "{err}");
+    let o = Command::new(bin())
+        .args(["pool", "--difficulty", "0", "--duration", "1s"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+}

@@ -355,7 +355,11 @@ fn run_inner(
         .iter()
         .map(|a| substitute(a, &values))
         .collect();
-    let version = spec.version.as_deref().and_then(version_line);
+    let version = spec
+        .version
+        .as_deref()
+        .map(|v| v.iter().map(|a| substitute(a, &values)).collect::<Vec<_>>())
+        .and_then(|v| version_line(&v));
     let mut miner = MinerProcess::spawn(&argv, &spec.env)?;
     let pid = miner.pid();
     let failed = |miner: &mut MinerProcess, what: String| {

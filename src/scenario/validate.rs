@@ -418,6 +418,17 @@ impl Ctx<'_> {
                     ));
                 }
             }
+            if let Some(v) = &t.version {
+                for arg in v.get_ref() {
+                    if let Some(bad) = unknown_placeholder(arg.get_ref()) {
+                        return Err(self.invalid(
+                            arg.span(),
+                            &format!("{base}.version"),
+                            format!("unknown placeholder {{{bad}}}"),
+                        ));
+                    }
+                }
+            }
             let version = match t.version {
                 Some(v) if v.get_ref().is_empty() => {
                     return Err(self.invalid(
