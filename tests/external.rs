@@ -337,7 +337,16 @@ fn the_standalone_pool_reports_a_case_per_connection() {
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
     let pool = Command::new(bin())
-        .args(["pool", "--listen", &listen, "--duration", "3s", "--json", "--job-interval", "700ms"])
+        .args([
+            "pool",
+            "--listen",
+            &listen,
+            "--duration",
+            "3s",
+            "--json",
+            "--job-interval",
+            "700ms",
+        ])
         .args(["--sample", "500ms", "--out"])
         .arg(tmp.path().join("out"))
         .stdout(Stdio::piped())
@@ -376,22 +385,38 @@ fn the_standalone_pool_reports_a_case_per_connection() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert!(lines.iter().any(|l| l["accepted"].as_u64().unwrap_or(0) > 0), "{stdout}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["accepted"].as_u64().unwrap_or(0) > 0),
+        "{stdout}"
+    );
     let r = only_report(&tmp.path().join("out"));
     assert_eq!(r.cases.len(), 2, "{:?}", r.skipped);
     for (case, miner) in r.cases.iter().zip(&mined) {
         let e = case.external.as_ref().unwrap();
         assert!(case.id.starts_with("external:"), "{}", case.id);
         assert!(case.id.ends_with("/vardiff"), "{}", case.id);
-        assert_eq!(e.pool.rejected.values().filter(|_| true).sum::<u64>(), e.pool.rejected.get("stale").copied().unwrap_or(0));
+        assert_eq!(
+            e.pool.rejected.values().filter(|_| true).sum::<u64>(),
+            e.pool.rejected.get("stale").copied().unwrap_or(0)
+        );
         // Every share the miner saw accepted, the pool counted; none it submitted went missing.
-        assert_eq!(e.pool.accepted, miner["accepted"].as_u64().unwrap(), "{miner}");
+        assert_eq!(
+            e.pool.accepted,
+            miner["accepted"].as_u64().unwrap(),
+            "{miner}"
+        );
         assert_eq!(
             e.pool.accepted + e.pool.rejected.values().sum::<u64>(),
             miner["submitted"].as_u64().unwrap()
         );
     }
-    let bob = r.cases.iter().find(|c| c.backend == "external:bob").unwrap();
+    let bob = r
+        .cases
+        .iter()
+        .find(|c| c.backend == "external:bob")
+        .unwrap();
     assert!(bob.external.as_ref().unwrap().pool.version_rolling);
 }
 
@@ -403,7 +428,10 @@ fn pool_flags_are_checked_before_listening() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("--listen") && err.contains("--allow-remote"), "{err}");
+    assert!(
+        err.contains("--listen") && err.contains("--allow-remote"),
+        "{err}"
+    );
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
     let o = Command::new(bin())
@@ -412,7 +440,10 @@ fn pool_flags_are_checked_before_listening() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("--listen") && err.contains("cannot listen"), "{err}");
+    assert!(
+        err.contains("--listen") && err.contains("cannot listen"),
+        "{err}"
+    );
     let o = Command::new(bin())
         .args(["pool", "--difficulty", "0", "--duration", "1s"])
         .output()

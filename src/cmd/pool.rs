@@ -271,19 +271,21 @@ fn build_report(
         let last = c.shares.last().map_or(end, |s| s.at);
         let until = if c.closed.is_some() { last } else { end };
         let n = ((until - first).as_nanos() / window.as_nanos().max(1)) as u32;
-        if n == 0 {
-            skipped.push(SkippedCase {
-                id: case.id.clone(),
-                reason: format!(
-                    "shares for less than one {} window",
-                    humantime::format_duration(window)
-                ),
-            });
-            continue;
-        }
-        let windows: Vec<(Instant, Instant)> = (0..n)
-            .map(|k| (first + window * k, first + window * (k + 1)))
-            .collect();
+        // A connection shorter than one window gets one window of its own length.
+        let windows: Vec<(Instant, Instant)> = if n == 0 {
+            if until <= first {
+                skipped.push(SkippedCase {
+                    id: case.id.clone(),
+                    reason: "a single accepted share: no time span to derive a rate from".into(),
+                });
+                continue;
+            }
+            vec![(first, until)]
+        } else {
+            (0..n)
+                .map(|k| (first + window * k, first + window * (k + 1)))
+                .collect()
+        };
         let inside = |at: Instant| windows.iter().any(|&(a, b)| at > a && at <= b);
         let samples: Vec<Sample> = windows
             .iter()
@@ -312,7 +314,7 @@ fn build_report(
             }
             h
         });
-        let secs = window.as_secs_f64() * f64::from(n);
+        let secs: f64 = windows.iter().map(|(a, b)| (*b - *a).as_secs_f64()).sum();
         let total: f64 = samples.iter().map(|s| s.hashes as f64).sum();
         let per_share = if times.is_empty() {
             0.0

@@ -208,12 +208,39 @@ pub fn mine(
         }
     };
     done.store(true, Ordering::SeqCst);
+    let mut worker_error = None;
     for w in workers {
         if let Ok(Err(e)) = w.join() {
-            return Err(e);
+            worker_error = Some(e);
         }
     }
-    result.map(|()| report(&state, started))
+    if let Some(e) = worker_error {
+        return Err(e);
+    }
+    let elapsed = started.elapsed();
+    // Stopped by the caller: wait (up to 2 s) for the answers to the shares already submitted,
+    // so the accepted count is the pool's.
+    if result.is_ok() {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < deadline {
+            let answered =
+                state.accepted.load(Ordering::Relaxed) + state.rejected.load(Ordering::Relaxed);
+            if answered >= state.submitted.load(Ordering::Relaxed) {
+                break;
+            }
+            match lines.next_line(&mut reader) {
+                Ok(Line::Full(line)) => {
+                    let _ = on_line(&line, &state, &mut session, subscribe_id, configure_id);
+                }
+                Ok(Line::Pending) => {}
+                _ => break,
+            }
+        }
+    }
+    result.map(|()| MinerReport {
+        elapsed,
+        ..report(&state, started)
+    })
 }
 
 struct Negotiated {

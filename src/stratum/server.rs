@@ -638,7 +638,7 @@ fn handle_line(conn: &Conn, shared: &Shared, line: &[u8]) {
         "mining.authorize" => {
             if !st.subscribed {
                 reject(&mut st, Reject::NotSubscribed);
-                reply(Value::Bool(false), Reject::NotSubscribed.to_error(None))
+                reply(Value::Null, Reject::NotSubscribed.to_error(None))
             } else {
                 let user = params
                     .first()
@@ -674,7 +674,8 @@ fn handle_line(conn: &Conn, shared: &Shared, line: &[u8]) {
             Ok(()) => reply(Value::Bool(true), Value::Null),
             Err((r, detail)) => {
                 reject(&mut st, r);
-                reply(Value::Bool(false), r.to_error(detail.as_deref()))
+                // JSON-RPC 1.0: `result` is null when `error` is set.
+                reply(Value::Null, r.to_error(detail.as_deref()))
             }
         },
         _ => {
