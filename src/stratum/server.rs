@@ -168,7 +168,9 @@ struct ConnState {
 struct Conn {
     out: Sender<Out>,
     closed: AtomicBool,
-    stream: TcpStream,
+    /// Taken (and so closed, once the reader and writer threads have dropped their clones) when
+    /// the connection closes: a peer still writing then gets a reset instead of a sink.
+    stream: Mutex<Option<TcpStream>>,
     state: Mutex<ConnState>,
 }
 
@@ -394,7 +396,7 @@ fn start_connection(
     let conn = Arc::new(Conn {
         out: tx,
         closed: AtomicBool::new(false),
-        stream: stream.try_clone()?,
+        stream: Mutex::new(Some(stream.try_clone()?)),
         state: Mutex::new(ConnState {
             stats: ConnStats {
                 index,
@@ -434,7 +436,9 @@ fn close(conn: &Conn, why: &str) {
             st.stats.closed = Some(why.to_string());
         }
         drop(st);
-        let _ = conn.stream.shutdown(Shutdown::Both);
+        if let Some(s) = lock(&conn.stream).take() {
+            let _ = s.shutdown(Shutdown::Both);
+        }
     }
 }
 

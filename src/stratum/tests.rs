@@ -550,3 +550,61 @@ fn vardiff_moves_a_fast_miner_off_a_low_starting_difficulty() {
     assert!(last > first);
     assert!(report.jobs >= 2);
 }
+
+#[test]
+fn a_flooding_peer_that_never_reads_is_closed_without_disturbing_an_honest_one() {
+    let pool = fixed_pool(EASY);
+    let target = Target::from_share_difficulty(EASY).unwrap();
+    // The flood: requests as fast as the socket takes them, never reading an answer.
+    let flood = TcpStream::connect(pool.addr()).unwrap();
+    flood
+        .set_write_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let line =
+        b"{\"id\":1,\"method\":\"mining.extranonce.subscribe\",\"params\":[]}\n".repeat(1000);
+    let flooder = std::thread::spawn(move || {
+        let mut f = flood;
+        let t0 = Instant::now();
+        // Until the pool closes it (a write then fails) or 20 s pass.
+        while t0.elapsed() < Duration::from_secs(20) {
+            if f.write_all(&line).is_err() {
+                return true;
+            }
+        }
+        false
+    });
+    // Meanwhile an honest peer submits shares and gets every answer.
+    let mut c = Raw::connect(&pool);
+    let (en1, job, _) = login(&mut c, "honest");
+    let mut seen = Vec::new();
+    for i in 0..20u8 {
+        let en2 = [0, 0, 1, i];
+        let n = find_nonce(&job, &en1, &en2, &target, true);
+        let r = c.call(
+            "mining.submit",
+            submit_params("honest", &job, &en2, n),
+            &mut seen,
+        );
+        assert_eq!(r["result"], true, "{r}");
+    }
+    assert!(
+        flooder.join().unwrap(),
+        "the flooding peer was never closed"
+    );
+    let stats = pool.connections();
+    let flood = &stats[0];
+    assert!(
+        flood
+            .closed
+            .as_deref()
+            .unwrap_or("")
+            .contains("does not read"),
+        "{:?}",
+        flood.closed
+    );
+    let honest = stats
+        .iter()
+        .find(|s| s.user.as_deref() == Some("honest"))
+        .unwrap();
+    assert_eq!((honest.accepted, honest.rejected_total()), (20, 0));
+}
