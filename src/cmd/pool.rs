@@ -367,6 +367,8 @@ fn build_report(
                     .into(),
             ),
             output_tail: String::new(),
+            profile_source: None,
+            go: None,
         };
         crate::run::external::finish_report(&mut cr, ext, c.work());
         cases.push(case);

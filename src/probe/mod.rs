@@ -11,6 +11,7 @@ pub mod machine;
 pub mod profile;
 /// The profiler under its first name (`probe::profiler::Profiler`), kept for callers.
 pub use profile as profiler;
+pub mod go;
 pub mod perf;
 pub mod threads;
 

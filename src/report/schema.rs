@@ -204,6 +204,42 @@ pub struct ExternalCase {
     pub profile_unavailable: Option<String>,
     /// The end of the miner's stdout and stderr (at most 2 KiB).
     pub output_tail: String,
+    /// Where `profile` came from: `perf` (sampled from outside) or `go pprof` (the miner's own
+    /// `/debug/pprof/profile`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile_source: Option<String>,
+    /// A Go miner's own diagnostics, when the scenario asked for them (`pprof`,
+    /// `go_schedtrace`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub go: Option<GoDiagnostics>,
+}
+
+/// What a Go miner's runtime said about the measured phase.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct GoDiagnostics {
+    /// The pprof/expvar base URL used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pprof_url: Option<String>,
+    /// `GODEBUG=schedtrace` over the measured phase; absent when not asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedtrace: Option<SchedTrace>,
+    /// GC cost from expvar memstats at both ends of the measured phase.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gc: Option<crate::probe::go::GcCost>,
+    /// Why `gc` is absent when a pprof URL was given (no expvar, endpoint down, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gc_unavailable: Option<String>,
+}
+
+/// The scheduler trace of a Go miner.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SchedTrace {
+    /// The `SCHED` lines received during the measured phase, in order.
+    pub points: Vec<crate::probe::go::SchedPoint>,
+    /// Their summary; absent when none came.
+    pub summary: Option<crate::probe::go::SchedSummary>,
+    /// Lines starting with `SCHED` that did not parse (skipped).
+    pub malformed_lines: u64,
 }
 
 /// The loopback pool's view of one external case, over the whole case (warm-up included)

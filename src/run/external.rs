@@ -33,6 +33,8 @@ use crate::stratum::server::{ConnStats, DiffMode, Pool, PoolConfig};
 
 /// The end of a miner's output kept for error messages and the report.
 const TAIL_BYTES: usize = 2048;
+/// Schedtrace lines kept per case (about 3 hours at one a second).
+const MAX_SCHED_LINES: usize = 10_000;
 /// How often the controller checks on the miner, the clock and Ctrl-C.
 const TICK: Duration = Duration::from_millis(20);
 
@@ -93,6 +95,8 @@ pub struct MinerProcess {
     child: Child,
     pgid: i32,
     output: Arc<Mutex<Tail>>,
+    /// `SCHED` lines of its output with their arrival time.
+    sched: Arc<Mutex<Vec<(Instant, String)>>>,
     readers: Vec<JoinHandle<()>>,
     exit: Option<String>,
 }
@@ -145,10 +149,13 @@ impl MinerProcess {
                 .take()
                 .map(|s| Box::new(s) as Box<dyn Read + Send>),
         ];
+        let sched = Arc::new(Mutex::new(Vec::new()));
         for mut stream in streams.into_iter().flatten() {
             let out = output.clone();
+            let sched = sched.clone();
             readers.push(std::thread::spawn(move || {
                 let mut buf = [0u8; 4096];
+                let mut line: Vec<u8> = Vec::new();
                 while let Ok(n) = stream.read(&mut buf) {
                     if n == 0 {
                         break;
@@ -156,6 +163,23 @@ impl MinerProcess {
                     out.lock()
                         .unwrap_or_else(|e| e.into_inner())
                         .push(&buf[..n]);
+                    // `SCHED …` lines (GODEBUG=schedtrace), stamped as they arrive.
+                    for &b in &buf[..n] {
+                        if b == b'\n' {
+                            if line.starts_with(b"SCHED ") {
+                                let mut s = sched.lock().unwrap_or_else(|e| e.into_inner());
+                                if s.len() < MAX_SCHED_LINES {
+                                    s.push((
+                                        Instant::now(),
+                                        String::from_utf8_lossy(&line).into_owned(),
+                                    ));
+                                }
+                            }
+                            line.clear();
+                        } else if line.len() < 4096 {
+                            line.push(b);
+                        }
+                    }
                 }
             }));
         }
@@ -163,6 +187,7 @@ impl MinerProcess {
             child,
             pgid,
             output,
+            sched,
             readers,
             exit: None,
         })
@@ -170,6 +195,11 @@ impl MinerProcess {
 
     pub fn pid(&self) -> i32 {
         self.pgid
+    }
+
+    /// The `SCHED` lines (Go's schedtrace) received so far, with their arrival time.
+    pub fn sched_lines(&self) -> Vec<(Instant, String)> {
+        self.sched.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// The end of its stdout and stderr so far.
@@ -340,6 +370,7 @@ fn run_inner(
         ("pool_url", pool.url()),
         ("pool_host", addr.ip().to_string()),
         ("pool_port", addr.port().to_string()),
+        ("pprof_port", free_loopback_port()?.to_string()),
         ("user", spec.user.clone()),
         ("password", spec.password.clone()),
         ("threads", case.threads.to_string()),
@@ -355,12 +386,21 @@ fn run_inner(
         .iter()
         .map(|a| substitute(a, &values))
         .collect();
+    let pprof_url = spec.pprof.as_deref().map(|u| substitute(u, &values));
+    let mut env = spec.env.clone();
+    if spec.go_schedtrace {
+        let godebug = match env.get("GODEBUG") {
+            Some(g) if !g.is_empty() => format!("{g},schedtrace=1000"),
+            _ => "schedtrace=1000".to_string(),
+        };
+        env.insert("GODEBUG".into(), godebug);
+    }
     let version = spec
         .version
         .as_deref()
         .map(|v| v.iter().map(|a| substitute(a, &values)).collect::<Vec<_>>())
         .and_then(|v| version_line(&v));
-    let mut miner = MinerProcess::spawn(&argv, &spec.env)?;
+    let mut miner = MinerProcess::spawn(&argv, &env)?;
     let pid = miner.pid();
     let failed = |miner: &mut MinerProcess, what: String| {
         let how = miner.stop(Duration::from_nanos(spec.stop_grace_ns));
@@ -466,8 +506,21 @@ fn run_inner(
         })
         .collect();
     let mut profile_unavailable = None;
+    let measure_secs = (u64::from(plan.measure.samples) * sample_ns).div_ceil(1_000_000_000);
+    let memstats_before = pprof_url.as_deref().map(crate::probe::go::fetch_memstats);
+    // A Go miner's own CPU profile over the measured phase, fetched on a helper thread (the
+    // request blocks for the profile's length).
+    let go_profile = match (&pprof_url, ctx.profiling) {
+        (Some(url), true) => {
+            let url = url.clone();
+            Some(std::thread::spawn(move || {
+                crate::probe::go::fetch_cpu_profile(&url, measure_secs.max(1))
+            }))
+        }
+        _ => None,
+    };
     let perf_data = ctx.dir.join(format!(".perf-{pid}.data"));
-    let recording = if ctx.profiling {
+    let recording = if ctx.profiling && go_profile.is_none() {
         match PerfRecording::start(pid, plan.profile.frequency_hz, &perf_data) {
             Ok(r) => Some(r),
             Err(why) => {
@@ -514,7 +567,12 @@ fn run_inner(
         })
         .collect();
     let measured_wall = measure_t0.elapsed();
+    let memstats_after = pprof_url.as_deref().map(crate::probe::go::fetch_memstats);
     let perf = recording.map(|r| r.finish());
+    let go_profile = go_profile.map(|h| {
+        h.join()
+            .unwrap_or_else(|_| Err("the profile fetch panicked".to_string()))
+    });
     let exit = miner.stop(Duration::from_nanos(spec.stop_grace_ns));
     // Answers to the last submits are in; then the pool closes.
     pool.stop();
@@ -598,8 +656,25 @@ fn run_inner(
         threads.push(delta);
     }
 
-    let profile = match perf {
-        Some(Ok(p)) => {
+    let mut profile_source = None;
+    let profile = match (perf, go_profile) {
+        (_, Some(Ok(p))) => {
+            let end = profile_t0 + Duration::from_secs(measure_secs.max(1));
+            let hashes = shares
+                .iter()
+                .filter(|s| in_window(s.at, profile_t0, end))
+                .map(|s| s.expected_hashes)
+                .sum::<f64>()
+                .round() as u64;
+            profile_source = Some("go pprof".to_string());
+            Some(write_go_profile(ctx.dir, &case.id, &p, hashes)?)
+        }
+        (_, Some(Err(why))) => {
+            profile_unavailable = Some(why);
+            None
+        }
+        (Some(Ok(p)), None) => {
+            profile_source = Some("perf".to_string());
             let hashes = shares
                 .iter()
                 .filter(|s| in_window(s.at, profile_t0, profile_t1))
@@ -608,12 +683,53 @@ fn run_inner(
                 .round() as u64;
             Some(write_perf_profile(ctx.dir, &case.id, &p, hashes)?)
         }
-        Some(Err(why)) => {
+        (Some(Err(why)), None) => {
             profile_unavailable = Some(why);
             None
         }
-        None => None,
+        (None, None) => None,
     };
+    // Go diagnostics: schedtrace lines of the measured phase, GC cost from expvar.
+    let go = (spec.go_schedtrace || pprof_url.is_some()).then(|| {
+        let schedtrace = spec.go_schedtrace.then(|| {
+            let lines = miner.sched_lines();
+            let mut malformed = 0;
+            let mut points = Vec::new();
+            for (at, line) in &lines {
+                if *at < measure_t0 || *at > measure_t0 + measured_wall {
+                    continue;
+                }
+                match crate::probe::go::parse_schedtrace(line) {
+                    Some(p) => points.push(p),
+                    None => malformed += 1,
+                }
+            }
+            let refs: Vec<&crate::probe::go::SchedPoint> = points.iter().collect();
+            crate::report::SchedTrace {
+                summary: crate::probe::go::summarize_schedtrace(&refs),
+                points,
+                malformed_lines: malformed,
+            }
+        });
+        let (gc, gc_unavailable) = match (memstats_before, memstats_after) {
+            (Some(Ok(a)), Some(Ok(b))) => (
+                Some(crate::probe::go::gc_cost(
+                    &a,
+                    &b,
+                    measured_wall.as_secs_f64(),
+                )),
+                None,
+            ),
+            (Some(Err(e)), _) | (_, Some(Err(e))) => (None, Some(e)),
+            _ => (None, None),
+        };
+        crate::report::GoDiagnostics {
+            pprof_url: pprof_url.clone(),
+            schedtrace,
+            gc,
+            gc_unavailable,
+        }
+    });
     if let Some(why) = &profile_unavailable {
         crate::note!("{}: no flamegraph: {why}", case.id);
     }
@@ -651,6 +767,8 @@ fn run_inner(
         exit,
         profile_unavailable,
         output_tail: miner.output_tail(),
+        profile_source,
+        go,
     };
     let m = CaseMeasurement {
         case: case.clone(),
@@ -711,6 +829,48 @@ fn switch_latency(c: &ConnStats, generation: u64) -> Option<u64> {
         .map(|s| s.at)
         .min()?;
     Some((first - sent).as_nanos() as u64)
+}
+
+/// A free TCP port on 127.0.0.1 (bound, then released for the miner to take).
+fn free_loopback_port() -> Result<u16, String> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| format!("cannot find a free loopback port: {e}"))
+}
+
+/// Writes a Go miner's profile: its folded stacks, and the `.pb` exactly as it served it.
+fn write_go_profile(
+    dir: &Path,
+    id: &str,
+    p: &crate::probe::go::GoProfile,
+    hashes: u64,
+) -> Result<ProfileArtefacts, String> {
+    let flame = dir.join("flame");
+    std::fs::create_dir_all(&flame).map_err(|e| format!("{}: {e}", flame.display()))?;
+    let stem = super::output::case_stem(id);
+    let rel = |ext: &str| format!("flame/{stem}.{ext}");
+    for (r, bytes) in [
+        (rel("folded"), p.folded.as_bytes()),
+        (rel("pb"), &p.raw[..]),
+    ] {
+        let path = dir.join(&r);
+        super::output::write_atomic(&path, bytes)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(ProfileArtefacts {
+        samples: p.samples,
+        folded: rel("folded"),
+        pprof: rel("pb"),
+        svg: rel("svg"),
+        hashes,
+        requested_hz: (p.period_ns > 0).then(|| (1_000_000_000 / p.period_ns) as u32),
+        effective_hz: None,
+        cpu_ns: Some(p.cpu_ns),
+        unknown_samples: None,
+        dropped_samples: None,
+        hot_lines: Vec::new(),
+    })
 }
 
 fn write_perf_profile(

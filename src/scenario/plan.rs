@@ -48,6 +48,7 @@ pub const EXTERNAL_PLACEHOLDERS: &[&str] = &[
     "password",
     "threads",
     "minebench",
+    "pprof_port",
 ];
 
 /// The NAME of an `external:NAME` backend, or None for any other backend.
@@ -75,6 +76,13 @@ pub struct ExternalSpec {
     /// The worker name given to the miner (default `minebench`).
     pub user: String,
     pub password: String,
+    /// A Go miner's `net/http/pprof` base URL, e.g. `http://127.0.0.1:{pprof_port}` (minebench
+    /// picks the free port): its CPU profile replaces perf's, its expvar memstats give GC cost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pprof: Option<String>,
+    /// Run the miner with `GODEBUG=schedtrace=1000` and put its scheduler trace in the report.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub go_schedtrace: bool,
 }
 
 /// Where the header template comes from.

@@ -28,6 +28,8 @@ pub(super) struct RawExternal {
     pub(super) env: Option<std::collections::BTreeMap<String, String>>,
     pub(super) user: Option<Spanned<String>>,
     pub(super) password: Option<Spanned<String>>,
+    pub(super) pprof: Option<Spanned<String>>,
+    pub(super) go_schedtrace: Option<bool>,
 }
 
 #[derive(Deserialize)]

@@ -455,6 +455,28 @@ impl Ctx<'_> {
                 ),
                 None => Ok(default),
             };
+            let pprof = match t.pprof {
+                Some(u) => {
+                    let text = u.get_ref();
+                    let key = format!("{base}.pprof");
+                    if !text.starts_with("http://") {
+                        return Err(self.invalid(
+                            u.span(),
+                            &key,
+                            "must be an http:// base URL, e.g. \"http://127.0.0.1:{pprof_port}\"",
+                        ));
+                    }
+                    if let Some(bad) = unknown_placeholder(text) {
+                        return Err(self.invalid(
+                            u.span(),
+                            &key,
+                            format!("unknown placeholder {{{bad}}}"),
+                        ));
+                    }
+                    Some(u.into_inner())
+                }
+                None => None,
+            };
             let spec = ExternalSpec {
                 command: command
                     .into_inner()
@@ -475,6 +497,8 @@ impl Ctx<'_> {
                 password: t
                     .password
                     .map_or_else(|| "x".to_string(), Spanned::into_inner),
+                pprof,
+                go_schedtrace: t.go_schedtrace.unwrap_or(false),
             };
             out.insert(name, spec);
         }

@@ -42,6 +42,7 @@ mod latency;
 mod latency_compare;
 mod model;
 mod scaling;
+mod schedtrace;
 mod threads;
 
 use model::{BarChart, LegendEntry, LegendKind, LineChart};
@@ -118,7 +119,7 @@ struct ReportChart {
 }
 
 /// The report's charts, in the order the HTML page shows them.
-const REPORT_CHARTS: [ReportChart; 5] = [
+const REPORT_CHARTS: [ReportChart; 6] = [
     ReportChart {
         info: hashrate::INFO,
         build: |r, _| hashrate::build(r).map(Chart::Bars),
@@ -139,15 +140,20 @@ const REPORT_CHARTS: [ReportChart; 5] = [
         info: efficiency::INFO,
         build: |r, _| efficiency::build(r).map(Chart::Bars),
     },
+    ReportChart {
+        info: schedtrace::INFO,
+        build: |r, _| schedtrace::build(r).map(Chart::Lines),
+    },
 ];
 
 /// Every chart of a report, in the order the HTML page shows them.
-pub const CHARTS: [ChartInfo; 5] = [
+pub const CHARTS: [ChartInfo; 6] = [
     REPORT_CHARTS[0].info,
     REPORT_CHARTS[1].info,
     REPORT_CHARTS[2].info,
     REPORT_CHARTS[3].info,
     REPORT_CHARTS[4].info,
+    REPORT_CHARTS[5].info,
 ];
 
 #[derive(Debug, Default, Clone)]
