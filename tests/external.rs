@@ -450,3 +450,60 @@ fn pool_flags_are_checked_before_listening() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn go_probes_degrade_to_reasons_and_count_malformed_schedtrace_lines() {
+    // A "Go miner" whose schedtrace lines come from a shell loop beside `minebench mine` (both
+    // in the miner's process group), with a pprof URL nothing listens on.
+    let tmp = tempfile::tempdir().unwrap();
+    let user = marker("gofake");
+    let sched = "SCHED 1000ms: gomaxprocs=2 idleprocs=1 threads=5 spinningthreads=0 needspinning=0 idlethreads=1 runqueue=2 [1 0]";
+    let body = format!(
+        r#"name = "gofake"
+[matrix]
+backend = ["external:fake"]
+scheduler = ["stride"]
+threads = [1]
+difficulty = [{{ share = 0.0001 }}]
+[measure]
+warmup = "200ms"
+samples = 3
+sample = {{ duration = "500ms" }}
+[external.fake]
+command = ["sh", "-c", "(while :; do echo '{sched}'; echo 'SCHED oops'; sleep 0.1; done) >&2 & exec \"$0\" mine --pool {{pool_url}} --user {{user}} --backend sha2-midstate", "{{minebench}}"]
+user = "{user}"
+pprof = "http://127.0.0.1:{{pprof_port}}"
+go_schedtrace = true
+"#
+    );
+    let path = scenario(tmp.path(), &body);
+    let out = tmp.path().join("out");
+    let status = Command::new(bin())
+        .args(["run", "--out"])
+        .arg(&out)
+        .arg(&path)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    let r = only_report(&out);
+    let c = &r.cases[0];
+    let e = c.external.as_ref().unwrap();
+    // Asked for the Go profile: nothing listens, so no profile, and the reason says so.
+    assert!(c.profile.is_none());
+    let why = e.profile_unavailable.as_deref().unwrap();
+    assert!(why.contains("cannot connect"), "{why}");
+    let go = e.go.as_ref().unwrap();
+    assert!(go.gc.is_none());
+    assert!(go.gc_unavailable.as_deref().unwrap().contains("cannot connect"));
+    let trace = go.schedtrace.as_ref().unwrap();
+    assert!(trace.points.len() >= 5, "{}", trace.points.len());
+    assert!(trace.malformed_lines >= 5, "{}", trace.malformed_lines);
+    let s = trace.summary.as_ref().unwrap();
+    assert_eq!((s.max_global_runqueue, s.max_local_runqueue, s.max_threads), (2, 1, 5));
+    assert!((s.idle_p_fraction - 0.5).abs() < 1e-9);
+    // The chart is drawn, and the shell loop died with the miner.
+    let run_dir = out.read_dir().unwrap().flatten().next().unwrap().path();
+    assert!(run_dir.join("plots/schedtrace.svg").exists());
+    assert!(processes_with(&user).is_empty());
+}
