@@ -495,12 +495,19 @@ go_schedtrace = true
     assert!(why.contains("cannot connect"), "{why}");
     let go = e.go.as_ref().unwrap();
     assert!(go.gc.is_none());
-    assert!(go.gc_unavailable.as_deref().unwrap().contains("cannot connect"));
+    assert!(go
+        .gc_unavailable
+        .as_deref()
+        .unwrap()
+        .contains("cannot connect"));
     let trace = go.schedtrace.as_ref().unwrap();
     assert!(trace.points.len() >= 5, "{}", trace.points.len());
     assert!(trace.malformed_lines >= 5, "{}", trace.malformed_lines);
     let s = trace.summary.as_ref().unwrap();
-    assert_eq!((s.max_global_runqueue, s.max_local_runqueue, s.max_threads), (2, 1, 5));
+    assert_eq!(
+        (s.max_global_runqueue, s.max_local_runqueue, s.max_threads),
+        (2, 1, 5)
+    );
     assert!((s.idle_p_fraction - 0.5).abs() < 1e-9);
     // The chart is drawn, and the shell loop died with the miner.
     let run_dir = out.read_dir().unwrap().flatten().next().unwrap().path();

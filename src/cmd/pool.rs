@@ -25,9 +25,12 @@ use crate::scenario::plan::{
 use crate::stratum::server::{ConnStats, DiffMode, Pool, PoolConfig};
 use crate::stratum::vardiff::MIN_DIFFICULTY;
 
-/// Vardiff's starting difficulty: about 2.3 M hashes per share, a few shares per second for a
-/// slow miner, adjusted after the first second.
-const INITIAL_DIFFICULTY: f64 = 0.0005;
+/// Vardiff's starting difficulty: about 215 000 hashes per share, a few shares per second for a
+/// 1 MH/s miner and a few hundred for a fast one, adjusted after the first second.
+const INITIAL_DIFFICULTY: f64 = 0.00005;
+/// With vardiff, a connection's sample windows start this long after it opened (the
+/// difficulty has settled by then), when it lasted long enough to leave a window after it.
+const VARDIFF_SETTLE: Duration = Duration::from_secs(3);
 
 pub fn run(args: &PoolArgs) -> Result<u8> {
     let listen: SocketAddr = args.listen.parse().map_err(|e| {
@@ -95,6 +98,7 @@ pub fn run(args: &PoolArgs) -> Result<u8> {
     );
 
     let mut next_job = job_interval.map(|i| t0 + i);
+    let mut switches: Vec<(u64, Instant)> = Vec::new();
     let mut next_line = t0 + Duration::from_secs(1);
     let mut history: VecDeque<(Instant, f64)> = VecDeque::new();
     loop {
@@ -104,7 +108,7 @@ pub fn run(args: &PoolArgs) -> Result<u8> {
         let now = Instant::now();
         if let (Some(at), Some(i)) = (next_job, job_interval) {
             if now >= at {
-                pool.switch_job(true);
+                switches.push((switches.len() as u64 + 1, pool.switch_job(true)));
                 next_job = Some(now.max(at) + i);
             }
         }
@@ -133,8 +137,8 @@ pub fn run(args: &PoolArgs) -> Result<u8> {
         difficulty,
         job_interval,
         window,
-        t0,
-        end,
+        (t0, end),
+        &switches,
         started,
         interrupted,
     )?;
@@ -228,8 +232,8 @@ fn build_report(
     difficulty: DiffMode,
     job_interval: Option<Duration>,
     window: Duration,
-    t0: Instant,
-    end: Instant,
+    (t0, end): (Instant, Instant),
+    switches: &[(u64, Instant)],
     started: SystemTime,
     interrupted: bool,
 ) -> Result<Report> {
@@ -257,7 +261,7 @@ fn build_report(
             skip: None,
         };
         // Whole windows from the connection's first accepted share to its close (or the stop).
-        let Some(first) = c.shares.first().map(|s| s.at) else {
+        let Some(first_share) = c.shares.first().map(|s| s.at) else {
             skipped.push(SkippedCase {
                 id: case.id.clone(),
                 reason: format!(
@@ -270,6 +274,12 @@ fn build_report(
         };
         let last = c.shares.last().map_or(end, |s| s.at);
         let until = if c.closed.is_some() { last } else { end };
+        // Vardiff: skip the shares of the first seconds, at a difficulty not yet fitted.
+        let settled = c
+            .opened_at
+            .map(|o| o + VARDIFF_SETTLE)
+            .filter(|&s| matches!(difficulty, DiffMode::Vardiff { .. }) && s + window <= until);
+        let first = settled.map_or(first_share, |s| s.max(first_share));
         let n = ((until - first).as_nanos() / window.as_nanos().max(1)) as u32;
         // A connection shorter than one window gets one window of its own length.
         let windows: Vec<(Instant, Instant)> = if n == 0 {
@@ -321,7 +331,13 @@ fn build_report(
         } else {
             total / times.len() as f64
         };
-        let (lo, hi) = crate::report::stats::poisson_ci95(times.len() as u64);
+        let weights: Vec<f64> = c
+            .shares
+            .iter()
+            .filter(|s| inside(s.at))
+            .map(|s| s.expected_hashes)
+            .collect();
+        let (lo, hi) = rate_ci95(&weights, secs);
         let stale = c.rejected.get("stale").copied().unwrap_or(0);
         let m = CaseMeasurement {
             case: case.clone(),
@@ -330,7 +346,17 @@ fn build_report(
             share_intervals: intervals,
             workers: Vec::new(),
             threads: Vec::new(),
-            job_switches: Vec::new(),
+            // Clean switches inside the windows: notify written → first share of the new job.
+            job_switches: switches
+                .iter()
+                .filter(|&&(_, at)| inside(at))
+                .map(|&(generation, at)| crate::sched::JobSwitch {
+                    job: generation,
+                    broadcast_at: at,
+                    worker_latency_ns: vec![crate::run::external::switch_latency(c, generation)],
+                    stale_hashes: 0,
+                })
+                .collect(),
             stale_hashes: (stale as f64 * per_share).round() as u64,
             profile: None,
         };
@@ -353,7 +379,7 @@ fn build_report(
                 protocol_errors: c.protocol_errors,
                 measured_shares: times.len() as u64,
                 rate: total / secs,
-                rate_ci95: [lo * per_share / secs, hi * per_share / secs],
+                rate_ci95: [lo, hi],
                 version_rolling: c.version_rolling.is_some(),
             },
             stale_shares: stale,
@@ -434,4 +460,46 @@ fn build_report(
         skipped,
         failed: Vec::new(),
     })
+}
+
+/// The 95 % CI of a rate measured as Σ weights / `secs` over shares whose count is Poisson:
+/// Garwood's exact interval when every share has the same weight (one difficulty), else the
+/// normal approximation of the compound Poisson sum (variance Σ w²), because under vardiff a
+/// few early high-difficulty shares carry much of the weight.
+pub fn rate_ci95(weights: &[f64], secs: f64) -> (f64, f64) {
+    let secs = secs.max(1e-9);
+    let n = weights.len();
+    let sum: f64 = weights.iter().sum();
+    let same = weights
+        .windows(2)
+        .all(|w| (w[0] - w[1]).abs() <= 1e-9 * w[0].abs().max(w[1].abs()));
+    if n == 0 || same {
+        let per = if n == 0 { 0.0 } else { sum / n as f64 };
+        let (lo, hi) = crate::report::stats::poisson_ci95(n as u64);
+        return (lo * per / secs, hi * per / secs);
+    }
+    let sd = weights.iter().map(|w| w * w).sum::<f64>().sqrt();
+    (
+        ((sum - 1.96 * sd) / secs).max(0.0),
+        (sum + 1.96 * sd) / secs,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mixed_share_weights_widen_the_interval() {
+        let equal = vec![1e6; 100];
+        let (lo, hi) = rate_ci95(&equal, 10.0);
+        // Garwood for n = 100: 81.36 .. 121.63 shares.
+        assert!((lo / 1e5 - 81.36).abs() < 0.05 && (hi / 1e5 - 121.63).abs() < 0.05);
+        // The same total, but a tenth of it in one share: wider.
+        let mut mixed = vec![0.9e6 * 100.0 / 99.0; 99];
+        mixed.push(1e7);
+        let (mlo, mhi) = rate_ci95(&mixed, 10.0);
+        assert!(mhi - mlo > hi - lo, "{mlo} {mhi} vs {lo} {hi}");
+        assert_eq!(rate_ci95(&[], 1.0), (0.0, 0.0));
+    }
 }

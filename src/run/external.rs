@@ -816,7 +816,7 @@ pub fn finish_report(cr: &mut crate::report::CaseReport, ext: ExternalCase, work
 
 /// ns from the notify of `generation` written to this connection until its first accepted
 /// share of that generation (None: none came).
-fn switch_latency(c: &ConnStats, generation: u64) -> Option<u64> {
+pub(crate) fn switch_latency(c: &ConnStats, generation: u64) -> Option<u64> {
     let sent = c
         .notifies
         .iter()

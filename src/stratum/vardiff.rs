@@ -14,6 +14,9 @@ pub const WINDOW_S: f64 = 1.0;
 /// No change while the ideal difficulty is within this factor of the current one (the
 /// Poisson noise of a one-second window of ~20 shares is ±22 %).
 pub const DEADBAND: f64 = 1.5;
+/// One retarget moves the difficulty by at most this factor either way (a window of two or
+/// three shares says little about the rate; real pools clamp the same way).
+pub const MAX_STEP: f64 = 4.0;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Vardiff {
@@ -47,18 +50,20 @@ impl Vardiff {
     }
 
     /// At `now_s`: a new difficulty when the window is long enough and the rate it shows is
-    /// off by more than [`DEADBAND`]; a window without any share quarters the difficulty.
+    /// off by more than [`DEADBAND`], moved at most [`MAX_STEP`]-fold; a window without any
+    /// share quarters the difficulty.
     pub fn retarget(&mut self, now_s: f64) -> Option<f64> {
         let elapsed = now_s - self.window_start_s;
         if elapsed < WINDOW_S {
             return None;
         }
         let ideal = if self.window_shares == 0 {
-            self.difficulty / 4.0
+            self.difficulty / MAX_STEP
         } else {
             let rate = self.window_hashes / elapsed;
             rate / (self.share_rate * HASHES_PER_DIFF1)
         }
+        .clamp(self.difficulty / MAX_STEP, self.difficulty * MAX_STEP)
         .clamp(MIN_DIFFICULTY, MAX_DIFFICULTY);
         self.window_start_s = now_s;
         self.window_hashes = 0.0;
@@ -92,7 +97,7 @@ mod tests {
         let rate = 10e6;
         let mut v = Vardiff::new(20.0, 1.0, 0.0);
         let mut t = 0.0;
-        for _ in 0..10 {
+        for _ in 0..20 {
             let per_share = v.difficulty() * HASHES_PER_DIFF1;
             let shares = (rate / per_share).floor() as u64;
             for _ in 0..shares {
@@ -119,5 +124,22 @@ mod tests {
         assert_eq!(v.retarget(1.0), Some(0.25));
         let mut low = Vardiff::new(20.0, MIN_DIFFICULTY, 0.0);
         assert_eq!(low.retarget(2.0), None, "already at the floor");
+    }
+}
+
+#[cfg(test)]
+mod step_tests {
+    use super::*;
+
+    #[test]
+    fn one_retarget_moves_at_most_max_step() {
+        let mut v = Vardiff::new(20.0, 1.0, 0.0);
+        // Two shares worth a huge rate: the difficulty goes up 4x, not 1000x.
+        v.on_share(1e6 * HASHES_PER_DIFF1);
+        v.on_share(1e6 * HASHES_PER_DIFF1);
+        assert_eq!(v.retarget(1.0), Some(4.0));
+        let mut v = Vardiff::new(20.0, 1.0, 0.0);
+        v.on_share(1e-3 * HASHES_PER_DIFF1);
+        assert_eq!(v.retarget(1.0), Some(0.25));
     }
 }

@@ -1,0 +1,3 @@
+module minebench.example/go-miner
+
+go 1.19
