@@ -840,71 +840,64 @@ fn free_loopback_port() -> Result<u16, String> {
         .map_err(|e| format!("cannot find a free loopback port: {e}"))
 }
 
-/// Writes a Go miner's profile: its folded stacks, and the `.pb` exactly as it served it.
-fn write_go_profile(
+/// Writes an external case's profile: `flame/<case>.folded` and `.pb` (the SVG path recorded
+/// for `render`), with what the profiler says of itself.
+#[allow(clippy::too_many_arguments)]
+fn write_profile_files(
     dir: &Path,
     id: &str,
-    p: &crate::probe::go::GoProfile,
+    folded: &str,
+    pb: &[u8],
+    samples: u64,
     hashes: u64,
+    requested_hz: Option<u32>,
+    cpu_ns: u64,
 ) -> Result<ProfileArtefacts, String> {
     let flame = dir.join("flame");
     std::fs::create_dir_all(&flame).map_err(|e| format!("{}: {e}", flame.display()))?;
     let stem = super::output::case_stem(id);
     let rel = |ext: &str| format!("flame/{stem}.{ext}");
-    for (r, bytes) in [
-        (rel("folded"), p.folded.as_bytes()),
-        (rel("pb"), &p.raw[..]),
-    ] {
+    for (r, bytes) in [(rel("folded"), folded.as_bytes()), (rel("pb"), pb)] {
         let path = dir.join(&r);
         super::output::write_atomic(&path, bytes)
             .map_err(|e| format!("{}: {e}", path.display()))?;
     }
     Ok(ProfileArtefacts {
-        samples: p.samples,
+        samples,
         folded: rel("folded"),
         pprof: rel("pb"),
         svg: rel("svg"),
         hashes,
-        requested_hz: (p.period_ns > 0).then(|| (1_000_000_000 / p.period_ns) as u32),
+        requested_hz,
         effective_hz: None,
-        cpu_ns: Some(p.cpu_ns),
+        cpu_ns: Some(cpu_ns),
         unknown_samples: None,
         dropped_samples: None,
         hot_lines: Vec::new(),
     })
 }
 
+/// A Go miner's profile: its folded stacks, and the `.pb` exactly as it served it.
+fn write_go_profile(
+    dir: &Path,
+    id: &str,
+    p: &crate::probe::go::GoProfile,
+    hashes: u64,
+) -> Result<ProfileArtefacts, String> {
+    let hz = (p.period_ns > 0).then(|| (1_000_000_000 / p.period_ns) as u32);
+    write_profile_files(dir, id, &p.folded, &p.raw, p.samples, hashes, hz, p.cpu_ns)
+}
+
+/// perf's profile: collapsed stacks and the pprof protobuf built from them.
 fn write_perf_profile(
     dir: &Path,
     id: &str,
     p: &crate::probe::perf::PerfProfile,
     hashes: u64,
 ) -> Result<ProfileArtefacts, String> {
-    let flame = dir.join("flame");
-    std::fs::create_dir_all(&flame).map_err(|e| format!("{}: {e}", flame.display()))?;
-    let stem = super::output::case_stem(id);
-    let rel = |ext: &str| format!("flame/{stem}.{ext}");
-    for (r, bytes) in [
-        (rel("folded"), p.folded.as_bytes()),
-        (rel("pb"), &p.pprof[..]),
-    ] {
-        let path = dir.join(&r);
-        super::output::write_atomic(&path, bytes)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-    }
-    Ok(ProfileArtefacts {
-        samples: p.samples,
-        folded: rel("folded"),
-        pprof: rel("pb"),
-        svg: rel("svg"),
-        hashes,
-        requested_hz: Some(p.frequency_hz),
-        effective_hz: None,
-        cpu_ns: Some(p.samples * 1_000_000_000 / u64::from(p.frequency_hz.max(1))),
-        unknown_samples: None,
-        dropped_samples: None,
-        hot_lines: Vec::new(),
-    })
+    let cpu_ns = p.samples * 1_000_000_000 / u64::from(p.frequency_hz.max(1));
+    let hz = Some(p.frequency_hz);
+    write_profile_files(dir, id, &p.folded, &p.pprof, p.samples, hashes, hz, cpu_ns)
 }
 
 #[cfg(test)]
