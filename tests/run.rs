@@ -151,9 +151,24 @@ fn a_profiled_run_writes_a_complete_report() {
         // Profile artefacts: the folded stacks add up to the recorded sample count, and the
         // protobuf decodes with as many stacks. No sample is dropped any more (libc samples
         // are kept), so every case has some, and some on its workers.
+        //
+        // The kernel delivers the process timer's signal on scheduler ticks (≥ 100 Hz) to a
+        // thread that is running, so workers that burned 50 ms of CPU in the measured phase
+        // must have been sampled. On a starved machine (a VM whose vCPUs are stolen) they may
+        // not have: then only the bookkeeping below is checked, and the run as a whole must
+        // still hold samples.
         let profile = &c["profile"];
         let samples = profile["samples"].as_u64().unwrap();
-        assert!(samples > 0, "{id}: no profile sample");
+        let measured_cpu_ns: u64 = samples_cpu_ns(c);
+        let busy = !cfg!(target_os = "linux") || measured_cpu_ns >= 50_000_000;
+        if busy {
+            assert!(
+                samples > 0,
+                "{id}: no profile sample after {measured_cpu_ns} ns of worker CPU"
+            );
+        } else {
+            eprintln!("{id}: workers used only {measured_cpu_ns} ns CPU; {samples} samples");
+        }
         profiled_samples += samples;
         let folded =
             std::fs::read_to_string(dir.join(profile["folded"].as_str().unwrap())).unwrap();
@@ -163,7 +178,7 @@ fn a_profiled_run_writes_a_complete_report() {
             .sum();
         assert_eq!(folded_total, samples, "{id}");
         assert!(
-            folded.lines().any(|l| l.starts_with("mb-worker-")),
+            !busy || folded.lines().any(|l| l.starts_with("mb-worker-")),
             "{id}: no worker stack in\n{folded}"
         );
         assert_eq!(profile["requested_hz"], 997, "{id}");
@@ -565,4 +580,12 @@ fn samples_carry_the_workers_cpu_time_and_compare_can_use_it() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("--metric cpu: the base report"));
+}
+
+/// CPU time the case's workers used over its measured samples (0 when not recorded).
+fn samples_cpu_ns(case: &Value) -> u64 {
+    case["samples"]
+        .as_array()
+        .map(|s| s.iter().filter_map(|s| s["cpu_ns"].as_u64()).sum())
+        .unwrap_or(0)
 }
