@@ -101,6 +101,33 @@ pub struct RunArgs {
     /// `minebench history --db FILE`. An interrupted run is not appended.
     #[arg(long, value_name = "FILE")]
     pub history: Option<PathBuf>,
+    /// Take every case's jobs from this stratum v1 pool (stratum+tcp://HOST:PORT) instead of
+    /// the scenario's header; the pool sets the share difficulty. Overrides `[work] pool`.
+    #[arg(long, value_name = "URL")]
+    pub pool: Option<String>,
+    /// With --pool: the worker name to authorise as (default: the scenario's, else minebench).
+    #[arg(long, value_name = "USER")]
+    pub pool_user: Option<String>,
+    /// With --pool: the password to authorise with (default x).
+    #[arg(long, value_name = "PASSWORD")]
+    pub pool_password: Option<String>,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
+}
+
+/// `--metrics`: live Prometheus metrics and an xmrig-style summary while a command runs.
+#[derive(Debug, Args, Clone, Default)]
+pub struct MetricsArgs {
+    /// Serve /metrics (Prometheus text format) and /summary (xmrig-style JSON) on ADDR while
+    /// running, e.g. 127.0.0.1:9184. Loopback only unless --metrics-allow-remote.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<String>,
+    /// With --metrics: require `Authorization: Bearer TOKEN` on every request.
+    #[arg(long, value_name = "TOKEN")]
+    pub metrics_token: Option<String>,
+    /// With --metrics: allow a non-loopback address.
+    #[arg(long)]
+    pub metrics_allow_remote: bool,
 }
 
 /// `--metric`: the clock rates are compared on.

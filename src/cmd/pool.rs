@@ -359,6 +359,7 @@ fn build_report(
                 .collect(),
             stale_hashes: (stale as f64 * per_share).round() as u64,
             profile: None,
+            expected_shares: None,
         };
         let mut cr = case_report(m, None)?;
         let ext = ExternalCase {
@@ -410,6 +411,7 @@ fn build_report(
         description: format!("minebench pool --listen {listen}"),
         source: "minebench pool".into(),
         work: WorkSpec {
+            pool: None,
             header: HeaderSpec::Synthetic { seed: 1 },
             difficulty: Difficulty::Share(match difficulty {
                 DiffMode::Fixed(d) => d,

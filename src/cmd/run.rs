@@ -10,7 +10,7 @@ use crate::probe::machine::Fingerprint;
 use crate::report::compare::CompareOptions;
 use crate::report::Report;
 use crate::run::{self, RunOptions};
-use crate::scenario::plan::Plan;
+use crate::scenario::plan::{Plan, PoolSpec, DEFAULT_POOL_USER};
 use crate::scenario::{self, PlanOptions};
 use crate::Registry;
 
@@ -70,7 +70,8 @@ pub fn run(args: &RunArgs, registry: &Registry) -> Result<u8> {
         )
         .into());
     }
-    let plans = load_plans(&args.scenarios, registry)?;
+    let mut plans = load_plans(&args.scenarios, registry)?;
+    apply_pool_flags(args, &mut plans)?;
     if args.dry_run {
         return print_plans(&plans, args.json);
     }
@@ -131,6 +132,51 @@ pub fn run(args: &RunArgs, registry: &Registry) -> Result<u8> {
         code = code.max(baseline.after_run(args, &outcome.report, &outcome.dir)?);
     }
     Ok(code)
+}
+
+/// `--pool URL [--pool-user U] [--pool-password P]`: every plan takes its jobs from that pool
+/// (the scenario's `[work] pool` user and password are kept unless the flags give others).
+fn apply_pool_flags(args: &RunArgs, plans: &mut [Plan]) -> Result<()> {
+    let Some(url) = &args.pool else {
+        for (flag, given) in [
+            ("--pool-user", args.pool_user.is_some()),
+            ("--pool-password", args.pool_password.is_some()),
+        ] {
+            if given {
+                return Err(UsageError::new(flag, "only means something with --pool URL").into());
+            }
+        }
+        return Ok(());
+    };
+    crate::stratum::client::parse_url(url).map_err(|e| UsageError::new("--pool", e.to_string()))?;
+    for plan in plans {
+        let old = plan.work.pool.clone();
+        let spec = PoolSpec {
+            url: url.clone(),
+            user: args
+                .pool_user
+                .clone()
+                .or_else(|| old.as_ref().map(|p| p.user.clone()))
+                .unwrap_or_else(|| DEFAULT_POOL_USER.to_string()),
+            password: args
+                .pool_password
+                .clone()
+                .or_else(|| old.as_ref().map(|p| p.password.clone()))
+                .unwrap_or_else(|| "x".to_string()),
+        };
+        let dropped = plan
+            .use_pool(spec)
+            .map_err(|e| UsageError::new("--pool", format!("scenario {}: {e}", plan.name)))?;
+        if !dropped.is_empty() {
+            crate::note!(
+                "--pool: the pool sets the share difficulty; scenario {}'s difficulties ({}) \
+                 are not used",
+                plan.name,
+                dropped.join(", ")
+            );
+        }
+    }
+    Ok(())
 }
 
 /// What a failed run left: "partial report in DIR" only when DIR holds a report with finished

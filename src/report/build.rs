@@ -28,6 +28,9 @@ pub struct CaseMeasurement {
     pub job_switches: Vec<JobSwitch>,
     pub stale_hashes: u64,
     pub profile: Option<ProfileArtefacts>,
+    /// Shares expected over the sampled windows when the target changed during the case (a
+    /// pool's difficulty); None: from the case's difficulty.
+    pub expected_shares: Option<f64>,
 }
 
 /// Why a case could not be summarised.
@@ -54,7 +57,9 @@ pub fn case_report(
         .rates(&m.samples)
         .and_then(|r| stats::summarize(&r));
     let sampled_hashes: u64 = m.samples.iter().map(|s| s.hashes).sum();
-    let expected = sampled_hashes as f64 * m.case.difficulty.target().hit_probability();
+    let expected = m
+        .expected_shares
+        .unwrap_or_else(|| sampled_hashes as f64 * m.case.difficulty.target().hit_probability());
     let poisson_p = stats::poisson_two_sided_p(m.shares_found, expected);
     let shares = Shares {
         hashes: sampled_hashes,
@@ -153,6 +158,7 @@ pub fn case_report(
         profile: m.profile,
         rate_method: None,
         external: None,
+        pool_client: None,
     })
 }
 

@@ -244,6 +244,7 @@ fn merge_case(parts: &[&CaseReport], first_report: &Report) -> Result<CaseReport
         profile: None,
         rate_method: head.rate_method,
         external: None,
+        pool_client: None,
     })
 }
 

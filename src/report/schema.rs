@@ -8,6 +8,7 @@
 //! name) and added `failed` and the fingerprint's `subject`; `v1` reports read as `v2` (their
 //! names are a subset, the new fields default to empty).
 
+use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -168,6 +169,39 @@ pub struct CaseReport {
     /// An external miner's case: the command, what the pool saw, how the miner stopped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external: Option<ExternalCase>,
+    /// A case mined from a stratum pool (`[work] pool`, `run --pool`): what the pool did with
+    /// the case's shares. `shares` then counts against the pool's targets and `latency.job_switch`
+    /// runs from each notify's arrival at the socket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool_client: Option<PoolClientCase>,
+}
+
+/// See [`CaseReport::pool_client`]. Counts cover the whole case (warm-up included).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PoolClientCase {
+    pub url: String,
+    pub user: String,
+    /// Share difficulties in force, in the order the pool set them.
+    pub difficulty: Vec<f64>,
+    /// `mining.notify` jobs received during the case, and how many of them were clean.
+    pub jobs: u64,
+    pub clean_jobs: u64,
+    pub submitted: u64,
+    pub accepted: u64,
+    /// By reason (`stale`, `duplicate`, `low_difficulty`, `job_not_found`, … or the pool's text).
+    pub rejected: BTreeMap<String, u64>,
+    /// Submitted but not answered within 2 s after the case ended.
+    pub unanswered: u64,
+    /// Found on a connection that was replaced before they could be sent.
+    pub not_sent: u64,
+    pub reconnects: u64,
+    /// `mining.submit` → the pool's answer.
+    pub submit_latency: Option<LatencySummary>,
+    /// Rejected as stale or for a job the pool no longer knows (a clean switch), ÷ submitted.
+    pub stale_fraction: f64,
+    /// Σ 2^32 × difficulty over accepted shares ÷ the case's wall time: the rate the pool
+    /// credits (compare with `hash_rate`, the workers' own count).
+    pub credited_hashes_per_sec: f64,
 }
 
 /// How a case's hash rate was measured.

@@ -26,9 +26,12 @@ use crate::probe::threads::{thread_cpu_time_ns, ThreadSample};
 use crate::probe::ProbeError;
 use crate::registry::{Registry, Subject};
 use crate::report::build::{case_report, fill_scaling, CaseMeasurement, ReportError};
-use crate::report::{ProfilerOverhead, ProfilingInfo, Report, Sample, SkippedCase, SCHEMA_VERSION};
+use crate::report::{
+    PoolClientCase, ProfilerOverhead, ProfilingInfo, Report, Sample, SkippedCase, SCHEMA_VERSION,
+};
 use crate::scenario::plan::{external_name, Case, Plan, SampleSpec};
 use crate::sched::{self, FoundHit, SchedConfig, SchedError, Session};
+use crate::stratum::feed::{Feed, FeedConfig};
 
 /// How long the ceiling calibration runs before the cases.
 const CEILING_CALIBRATION: Duration = Duration::from_millis(300);
@@ -43,6 +46,10 @@ const MAX_NAP: Duration = Duration::from_millis(50);
 /// stale work) until the case ends, so this bounds a case's memory (about 100 MB) whatever the
 /// interval and the case's length.
 const MAX_JOB_SWITCHES: u64 = 1_000_000;
+/// The longest a share found in a pool case waits before it is submitted.
+const POOL_NAP: Duration = Duration::from_millis(20);
+/// How long the end of a pool case waits for the answers to its last shares.
+const POOL_SETTLE: Duration = Duration::from_secs(2);
 /// Shortest nap while waiting for a nonce count (the finish time is estimated from the rate).
 const MIN_NAP: Duration = Duration::from_micros(200);
 
@@ -76,6 +83,9 @@ pub enum RunError {
     Backend { case: String, source: BackendError },
     #[error("case {case}: profiler: {source}")]
     Profile { case: String, source: ProbeError },
+    /// The pool feed failed during the case: the case fails, the run goes on.
+    #[error("case {case}: pool {message}")]
+    Pool { case: String, message: String },
     #[error(transparent)]
     Report(#[from] ReportError),
     #[error("cannot serialise the report: {0}")]
@@ -255,6 +265,7 @@ pub fn execute(
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let mut measure_overhead = profiling;
+    let mut feed: Option<Feed> = None;
     for case in runnable {
         if stop.load(Ordering::SeqCst) {
             report.interrupted = true;
@@ -301,6 +312,36 @@ pub fn execute(
             write_unfinished(&mut report)?;
             continue;
         }
+        // A pool feed: connected before the first case, reconnected when it died.
+        if let Some(pool) = &plan.work.pool {
+            if feed.as_ref().is_none_or(|f| f.failure().is_some()) {
+                feed = None;
+                let cfg = FeedConfig::new(&pool.url, &pool.user, &pool.password);
+                match Feed::connect(cfg) {
+                    Ok(f) => {
+                        bar.suspend(|| {
+                            crate::note!(
+                                "pool {}: mining as {}, share difficulty {}",
+                                f.url(),
+                                f.user(),
+                                f.difficulty().unwrap_or(0.0)
+                            )
+                        });
+                        feed = Some(f);
+                    }
+                    Err(e) => {
+                        let reason = e.to_string();
+                        bar.suspend(|| crate::note!("failed {}: {reason}", case.id));
+                        report.failed.push(SkippedCase {
+                            id: case.id.clone(),
+                            reason,
+                        });
+                        write_unfinished(&mut report)?;
+                        continue;
+                    }
+                }
+            }
+        }
         let ctx = CaseContext {
             registry,
             plan,
@@ -309,8 +350,19 @@ pub fn execute(
             measure_overhead,
             stop,
             bar: &bar,
+            feed: feed.as_ref(),
         };
-        let Some((m, overhead)) = run_case(case, &ctx)? else {
+        let measured = match run_case(case, &ctx) {
+            Err(RunError::Pool { case: id, message }) => {
+                let reason = format!("pool {message}");
+                bar.suspend(|| crate::note!("failed {id}: {reason}"));
+                report.failed.push(SkippedCase { id, reason });
+                write_unfinished(&mut report)?;
+                continue;
+            }
+            other => other?,
+        };
+        let Some((m, overhead, pool_client)) = measured else {
             report.interrupted = true;
             break;
         };
@@ -318,7 +370,8 @@ pub fn execute(
             report.profiling.overhead = overhead;
             measure_overhead = false;
         }
-        let cr = case_report(m, report.ceiling.as_ref())?;
+        let mut cr = case_report(m, report.ceiling.as_ref())?;
+        cr.pool_client = pool_client;
         bar.suspend(|| print_case_line(&cr));
         report.cases.push(cr);
         fill_scaling(&mut report.cases);
@@ -348,7 +401,15 @@ fn print_case_line(cr: &crate::report::CaseReport) {
             e.pool.measured_shares,
             e.pool.rejected.values().sum::<u64>()
         ),
-        None => String::new(),
+        None => match &cr.pool_client {
+            Some(p) => format!(
+                "  pool: {} accepted, {} rejected, {} unanswered",
+                p.accepted,
+                p.rejected.values().sum::<u64>(),
+                p.unanswered
+            ),
+            None => String::new(),
+        },
     };
     crate::note!(
         "{:<40} {:>9.2} MH/s  (CI {:.2}..{:.2}, cv {:.1} %){from}",
@@ -458,22 +519,55 @@ struct CaseContext<'a> {
     measure_overhead: bool,
     stop: &'a AtomicBool,
     bar: &'a ProgressBar,
+    /// The pool the case takes its jobs from (`[work] pool`), connected.
+    feed: Option<&'a Feed>,
 }
 
-/// Broadcasts a new job every `interval` while a session runs.
-struct JobClock {
+/// Broadcasts a new job every `interval` while a session runs; with a pool, the pool's feed
+/// switches jobs itself and this sends the session's shares to it.
+struct JobClock<'a> {
     interval: Option<Duration>,
     next_at: Instant,
     next_id: u64,
     work: Work,
+    pool: Option<PoolShares<'a>>,
 }
 
-impl JobClock {
+/// A pool case's share path: every hit re-verified with the reference, then submitted.
+struct PoolShares<'a> {
+    feed: &'a Feed,
+    backend: String,
+    /// Hits already looked at.
+    seen: usize,
+}
+
+impl JobClock<'_> {
+    /// Submits the hits not seen yet (those the reference confirms; a bad one is left for
+    /// `verify_new` to fail the case with).
+    fn submit(&mut self, hits: &[FoundHit]) {
+        let Some(p) = self.pool.as_mut() else {
+            return;
+        };
+        for hit in &hits[p.seen.min(hits.len())..] {
+            if hit.verify(&p.backend).is_ok() {
+                p.feed.submit(hit);
+            }
+        }
+        p.seen = hits.len();
+    }
+
+    /// Why the pool feed stopped working, if it did.
+    fn pool_failure(&self) -> Option<String> {
+        self.pool.as_ref().and_then(|p| p.feed.failure())
+    }
+
     /// Time until the next scheduled switch (forever when jobs do not switch).
     fn until_next(&self, now: Instant) -> Duration {
-        match self.interval {
-            Some(_) => self.next_at.saturating_duration_since(now),
-            None => Duration::MAX,
+        match (self.interval, &self.pool) {
+            // Shares wait for the next wake-up before they go to the pool.
+            (_, Some(_)) => POOL_NAP,
+            (Some(_), None) => self.next_at.saturating_duration_since(now),
+            (None, None) => Duration::MAX,
         }
     }
 
@@ -526,6 +620,10 @@ fn wait(
         let now = Instant::now();
         jobs.tick(session, now);
         hits.extend(session.drain_hits());
+        jobs.submit(hits);
+        if jobs.pool_failure().is_some() {
+            return false;
+        }
         let done = match until {
             Until::Deadline(d) => now >= d,
             Until::Hashes(n) => session.hashes() >= n,
@@ -600,7 +698,43 @@ fn sample(
     Some((s, t0, t1))
 }
 
-type CaseResult = Option<(CaseMeasurement, Option<ProfilerOverhead>)>;
+type CaseResult = Option<(
+    CaseMeasurement,
+    Option<ProfilerOverhead>,
+    Option<PoolClientCase>,
+)>;
+
+/// What the pool did with a case's shares (waits up to [`POOL_SETTLE`] for the last answers).
+fn pool_client_case(feed: &Feed, wall: Duration) -> PoolClientCase {
+    let stats = feed.take_stats(POOL_SETTLE);
+    // Pools say "stale" or "job not found" (after a clean switch forgot the job) for the same
+    // thing: work on a job the pool no longer takes.
+    let stale = ["stale", "job_not_found"]
+        .iter()
+        .map(|r| stats.rejected.get(*r).copied().unwrap_or(0))
+        .sum::<u64>();
+    let submit_latency = if stats.submit_latency_ns.is_empty() {
+        None
+    } else {
+        latency::summarize(&stats.submit_latency_ns).ok()
+    };
+    PoolClientCase {
+        url: feed.url().to_string(),
+        user: feed.user().to_string(),
+        difficulty: stats.difficulties.clone(),
+        jobs: stats.jobs,
+        clean_jobs: stats.clean_jobs,
+        submitted: stats.submitted,
+        accepted: stats.accepted,
+        rejected: stats.rejected.clone(),
+        unanswered: stats.unanswered,
+        not_sent: stats.not_sent,
+        reconnects: stats.reconnects,
+        submit_latency,
+        stale_fraction: stale as f64 / stats.submitted.max(1) as f64,
+        credited_hashes_per_sec: stats.accepted_work / wall.as_secs_f64().max(1e-9),
+    }
+}
 
 fn run_case(case: &Case, ctx: &CaseContext<'_>) -> Result<CaseResult, RunError> {
     let plan = ctx.plan;
@@ -619,7 +753,24 @@ fn run_case(case: &Case, ctx: &CaseContext<'_>) -> Result<CaseResult, RunError> 
             case: id.clone(),
             source: SchedError::Config(e.to_string()),
         })?;
-    let work = Work::new(plan.work.header.header(), case.difficulty.target());
+    let pool_err = |message: String| RunError::Pool {
+        case: id.clone(),
+        message,
+    };
+    // With a pool, the first header of its latest job (a fresh extranonce2) and its roller.
+    let (work, pool_start) = match ctx.feed {
+        Some(feed) => {
+            let job = feed.latest().map_err(&pool_err)?;
+            let (work, roller) = feed.work_for(&job);
+            // What happened before this case is not this case's.
+            let _ = feed.take_stats(Duration::ZERO);
+            (work, Some((job, roller)))
+        }
+        None => (
+            Work::new(plan.work.header.header(), case.difficulty.target()),
+            None,
+        ),
+    };
     let cfg = SchedConfig {
         threads: case.threads,
         batch: plan.measure.batch,
@@ -635,13 +786,42 @@ fn run_case(case: &Case, ctx: &CaseContext<'_>) -> Result<CaseResult, RunError> 
         case: id.clone(),
         source,
     };
-    let session = sched::start(&scheduler, backend, work, &cfg).map_err(sched_err)?;
+    let case_started = Instant::now();
+    let session = match &pool_start {
+        Some((_, roller)) => sched::start_rolled(&scheduler, backend, work, roller.clone(), &cfg),
+        None => sched::start(&scheduler, backend, work, &cfg),
+    }
+    .map_err(sched_err)?;
+    if let (Some(feed), Some((first, _))) = (ctx.feed, &pool_start) {
+        // From now on the feed's reader switches the session's job the moment a notify arrives.
+        let switcher = session.switcher();
+        let sink: crate::stratum::feed::JobSink = Box::new(move |job, work, roller| {
+            switcher.switch_job_rolled(work, roller, job.arrived);
+        });
+        if let Some(latest) = feed.attach(Some(sink)) {
+            if latest.generation != first.generation {
+                let (work, roller) = feed.work_for(&latest);
+                session.switch_job_rolled(work, roller, latest.arrived);
+            }
+        }
+    }
     let mut jobs = JobClock {
-        interval: plan.measure.job_interval_ns.map(Duration::from_nanos),
+        // A pool decides when jobs change.
+        interval: plan
+            .measure
+            .job_interval_ns
+            .filter(|_| ctx.feed.is_none())
+            .map(Duration::from_nanos),
         next_at: Instant::now() + Duration::from_nanos(plan.measure.job_interval_ns.unwrap_or(0)),
         next_id: 1,
         work,
+        pool: ctx.feed.map(|feed| PoolShares {
+            feed,
+            backend: case.backend.clone(),
+            seen: 0,
+        }),
     };
+    let mut expected_shares = 0.0;
     let mut hits = Vec::new();
 
     // Warm-up: caches, clocks and the scheduler settle; nothing is recorded.
@@ -649,6 +829,9 @@ fn run_case(case: &Case, ctx: &CaseContext<'_>) -> Result<CaseResult, RunError> 
     let mut ok = wait(&session, warm, &mut jobs, &mut hits, Some(ctx.stop));
     verify_new(&hits, &mut 0, &case.backend).map_err(backend_err)?;
     hits.clear();
+    if let Some(p) = jobs.pool.as_mut() {
+        p.seen = 0;
+    }
     let mut verified = 0;
 
     let tids = session.worker_tids();
@@ -685,12 +868,19 @@ fn run_case(case: &Case, ctx: &CaseContext<'_>) -> Result<CaseResult, RunError> 
         verify_new(&hits, &mut verified, &case.backend).map_err(backend_err)?;
         match sampled {
             Some((s, t0, t1)) => {
+                if let Some(feed) = ctx.feed {
+                    let p = feed.latest().map_or(0.0, |j| j.target.hit_probability());
+                    expected_shares += s.hashes as f64 * p;
+                }
                 samples.push(s);
                 windows.push((t0, t1));
                 ctx.bar.inc(1);
             }
             None => ok = false,
         }
+    }
+    if let Some(why) = jobs.pool_failure() {
+        return Err(pool_err(why));
     }
     let profile = match profiler {
         Some(p) => Some((
@@ -750,9 +940,23 @@ fn run_case(case: &Case, ctx: &CaseContext<'_>) -> Result<CaseResult, RunError> 
         .iter()
         .map(|&t| ThreadSample::capture(t).map_err(|e| e.to_string()))
         .collect();
+    if let Some(feed) = ctx.feed {
+        feed.attach(None);
+    }
     hits.extend(session.drain_hits());
     let outcome = session.finish().map_err(sched_err)?;
     verify_new(&hits, &mut verified, &case.backend).map_err(backend_err)?;
+    let case_wall = case_started.elapsed();
+    let pool_client = match ctx.feed {
+        Some(feed) => {
+            jobs.submit(&hits);
+            if let Some(why) = feed.failure() {
+                return Err(pool_err(why));
+            }
+            Some(pool_client_case(feed, case_wall))
+        }
+        None => None,
+    };
     if samples.len() < plan.measure.samples as usize {
         return Ok(None); // interrupted inside this case: only finished cases are reported
     }
@@ -797,8 +1001,9 @@ fn run_case(case: &Case, ctx: &CaseContext<'_>) -> Result<CaseResult, RunError> 
         job_switches: outcome.job_switches,
         stale_hashes: outcome.stale_hashes,
         profile: artefacts,
+        expected_shares: ctx.feed.map(|_| expected_shares),
     };
-    Ok(Some((m, overhead)))
+    Ok(Some((m, overhead, pool_client)))
 }
 
 #[cfg(test)]

@@ -33,6 +33,46 @@ pub struct Plan {
     pub external: BTreeMap<String, ExternalSpec>,
 }
 
+impl Plan {
+    /// Takes every case's jobs from `pool` (`run --pool`): the difficulty axis collapses to
+    /// [`Difficulty::Pool`] and cases that differed only by difficulty become one. Returns the
+    /// difficulties no longer used (to say so); an error naming the backend when the plan runs
+    /// an external miner (those mine against minebench's own loopback pool).
+    pub fn use_pool(&mut self, pool: PoolSpec) -> Result<Vec<String>, String> {
+        if let Some(c) = self
+            .cases
+            .iter()
+            .find(|c| external_name(&c.backend).is_some())
+        {
+            return Err(format!(
+                "{}: an external miner takes its jobs from minebench's own loopback pool, not \
+                 from --pool",
+                c.backend
+            ));
+        }
+        let dropped: Vec<String> = self
+            .matrix
+            .difficulty
+            .iter()
+            .filter(|d| **d != Difficulty::Pool)
+            .map(Difficulty::label)
+            .collect();
+        self.work.pool = Some(pool);
+        self.work.difficulty = Difficulty::Pool;
+        self.matrix.difficulty = vec![Difficulty::Pool];
+        let mut cases: Vec<Case> = Vec::new();
+        for mut c in std::mem::take(&mut self.cases) {
+            c.difficulty = Difficulty::Pool;
+            c.id = Case::make_id(&c.backend, &c.scheduler, c.threads, &c.difficulty);
+            if !cases.iter().any(|k| k.id == c.id) {
+                cases.push(c);
+            }
+        }
+        self.cases = cases;
+        Ok(dropped)
+    }
+}
+
 /// The prefix of a backend name that runs an `[external.NAME]` miner.
 pub const EXTERNAL_PREFIX: &str = "external:";
 
@@ -111,10 +151,28 @@ impl HeaderSpec {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct WorkSpec {
     pub header: HeaderSpec,
+    /// `[work] pool`: cases take their jobs from this stratum pool (`header` and difficulty
+    /// then come from the pool). Absent in plans without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool: Option<PoolSpec>,
     /// `work.difficulty`; when the file gives only `matrix.difficulty`, its first entry. Each
     /// Case carries the difficulty it actually uses.
     pub difficulty: Difficulty,
 }
+
+/// A stratum pool to take jobs from (`[work] pool = { url, user, password }` or `run --pool`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PoolSpec {
+    /// `stratum+tcp://host:port`.
+    pub url: String,
+    pub user: String,
+    /// Never written to a report: pools use it for options, some for secrets.
+    #[serde(skip_serializing, default)]
+    pub password: String,
+}
+
+/// The user name when none is given.
+pub const DEFAULT_POOL_USER: &str = "minebench";
 
 /// A difficulty as a scenario states it. Serialises like the TOML: `{"zero_bits": 20}`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -126,6 +184,10 @@ pub enum Difficulty {
     Nbits(String),
     /// Pool share difficulty (1.0 = target 0xffff·2^208), finite and above 0.
     Share(f64),
+    /// Whatever the pool of `[work] pool` / `run --pool` sets, changing as it does: the run
+    /// takes each job's target from the pool (`target()` is then share difficulty 1, a
+    /// placeholder nothing measured uses).
+    Pool,
 }
 
 impl Difficulty {
@@ -135,6 +197,7 @@ impl Difficulty {
             Difficulty::ZeroBits(n) => Target::from_zero_bits(*n),
             Difficulty::Nbits(hex) => Target::from_compact_hex(hex),
             Difficulty::Share(d) => Target::from_share_difficulty(*d),
+            Difficulty::Pool => Target::from_share_difficulty(1.0),
         };
         target.expect("difficulty is validated when the scenario loads")
     }
@@ -145,6 +208,7 @@ impl Difficulty {
             Difficulty::ZeroBits(n) => format!("zb{n}"),
             Difficulty::Nbits(hex) => format!("nb{hex}"),
             Difficulty::Share(d) => format!("sd{}", short_number(*d)),
+            Difficulty::Pool => "pool".to_string(),
         }
     }
 

@@ -38,6 +38,15 @@ pub(super) struct RawWork {
     pub(super) header: Option<Spanned<String>>,
     pub(super) seed: Option<Spanned<i64>>,
     pub(super) difficulty: Option<Spanned<RawDifficulty>>,
+    pub(super) pool: Option<Spanned<RawPool>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPool {
+    pub(super) url: Option<Spanned<String>>,
+    pub(super) user: Option<Spanned<String>>,
+    pub(super) password: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]

@@ -11,6 +11,7 @@ use super::raw::*;
 use super::span::*;
 use super::*;
 use crate::pow::{Header, Target, TargetError};
+use crate::scenario::plan::{external_name, PoolSpec, DEFAULT_POOL_USER};
 
 pub(super) const DEFAULT_SEED: u64 = 1;
 pub(super) const DEFAULT_WARMUP_NS: u64 = 500_000_000;
@@ -113,7 +114,39 @@ impl Ctx<'_> {
         let backend = self.backends(&backend_list, &matrix_span, opts, &external)?;
         let scheduler = self.schedulers(matrix.scheduler, &matrix_span, opts)?;
         let threads = self.threads(matrix.threads, &matrix_span, opts)?;
+        let pool = match work.as_ref().and_then(|w| w.pool.as_ref()) {
+            Some(p) => Some(self.pool(p)?),
+            None => None,
+        };
+        if pool.is_some() {
+            // The pool sets the difficulty; a second source would be silently ignored.
+            if let Some(d) = work.as_ref().and_then(|w| w.difficulty.as_ref()) {
+                return Err(self.invalid(
+                    d.span(),
+                    "work.difficulty",
+                    "cannot be given with work.pool: the pool sets the share difficulty",
+                ));
+            }
+            if let Some(d) = &matrix.difficulty {
+                return Err(self.invalid(
+                    d.span(),
+                    "matrix.difficulty",
+                    "cannot be given with work.pool: the pool sets the share difficulty",
+                ));
+            }
+            if let Some(b) = backend.iter().find(|b| external_name(b).is_some()) {
+                return Err(self.invalid(
+                    matrix_span.clone(),
+                    "matrix.backend",
+                    format!(
+                        "{b}: an external miner takes its jobs from minebench's own loopback \
+                         pool, not from work.pool"
+                    ),
+                ));
+            }
+        }
         let difficulty = match (&matrix.difficulty, &work_difficulty) {
+            _ if pool.is_some() => vec![Difficulty::Pool],
             (Some(list), _) => {
                 let list_span = list.span();
                 if list.get_ref().is_empty() {
@@ -133,6 +166,7 @@ impl Ctx<'_> {
         };
         let work = WorkSpec {
             header,
+            pool,
             difficulty: work_difficulty.unwrap_or_else(|| difficulty[0].clone()),
         };
         let matrix = MatrixSpec {
@@ -206,6 +240,28 @@ impl Ctx<'_> {
             ));
         }
         Ok(())
+    }
+
+    /// `[work] pool = { url, user, password }`.
+    pub(super) fn pool(&self, raw: &Spanned<RawPool>) -> Checked<PoolSpec> {
+        let p = raw.get_ref();
+        let url = p
+            .url
+            .as_ref()
+            .ok_or_else(|| self.missing(Some(raw.span()), "work.pool.url"))?;
+        crate::stratum::client::parse_url(url.get_ref())
+            .map_err(|e| self.invalid(url.span(), "work.pool.url", e.to_string()))?;
+        Ok(PoolSpec {
+            url: url.get_ref().clone(),
+            user: p
+                .user
+                .as_ref()
+                .map_or(DEFAULT_POOL_USER.to_string(), |u| u.get_ref().clone()),
+            password: p
+                .password
+                .as_ref()
+                .map_or("x".to_string(), |u| u.get_ref().clone()),
+        })
     }
 
     pub(super) fn header(&self, work: Option<&RawWork>) -> Checked<HeaderSpec> {

@@ -36,6 +36,30 @@ pub fn rolled_header(job_header: &Header, extranonce: u64) -> Header {
     }
 }
 
+/// How a job derives the header of its rolls when the caller knows better than
+/// [`rolled_header`]: a job from a stratum pool rolls its extranonce2 (a new coinbase, a new
+/// merkle root) or its version bits. Called under the board's lock with the session-wide roll
+/// counter (≥ 1); it must return a header never hashed before in this process.
+#[derive(Clone)]
+pub struct Roller(Arc<dyn Fn(u64) -> Header + Send + Sync>);
+
+impl Roller {
+    pub fn new(f: impl Fn(u64) -> Header + Send + Sync + 'static) -> Roller {
+        Roller(Arc::new(f))
+    }
+
+    /// The header of roll `extranonce` (≥ 1).
+    pub fn roll(&self, extranonce: u64) -> Header {
+        (self.0)(extranonce)
+    }
+}
+
+impl std::fmt::Debug for Roller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Roller(..)")
+    }
+}
+
 /// What happens when the current epoch's space has been fully handed out and hashed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Mode {
@@ -138,6 +162,8 @@ struct BoardState {
     epoch: Arc<Epoch>,
     /// The work of the current job before any roll: rolled headers derive from it.
     job_work: Work,
+    /// The current job's own way to roll (None: [`rolled_header`]).
+    roller: Option<Roller>,
     switches: Vec<SwitchRecord>,
     rolls: u64,
 }
@@ -159,7 +185,13 @@ pub(crate) struct JobBoard {
 }
 
 impl JobBoard {
-    pub fn new(work: Work, range: NonceRange, mode: Mode, start: Instant) -> JobBoard {
+    pub fn new(
+        work: Work,
+        roller: Option<Roller>,
+        range: NonceRange,
+        mode: Mode,
+        start: Instant,
+    ) -> JobBoard {
         JobBoard {
             mode,
             seq: AtomicU64::new(0),
@@ -169,6 +201,7 @@ impl JobBoard {
             state: Mutex::new(BoardState {
                 epoch: Epoch::new(0, 0, 0, work, range, start),
                 job_work: work,
+                roller,
                 switches: Vec::new(),
                 rolls: 0,
             }),
@@ -217,13 +250,14 @@ impl JobBoard {
 
     /// Broadcasts a new job: a new epoch over the full space of the board's range from offset 0.
     /// Returns the new job id.
-    pub fn switch(&self, work: Work, at: Instant) -> u64 {
+    pub fn switch(&self, work: Work, roller: Option<Roller>, at: Instant) -> u64 {
         let mut state = self.lock();
         let job = state.epoch.job + 1;
         let seq = state.epoch.seq + 1;
         let range = state.epoch.range;
         state.epoch = Epoch::new(seq, job, 0, work, range, at);
         state.job_work = work;
+        state.roller = roller;
         state.switches.push(SwitchRecord {
             job,
             broadcast_at: at,
@@ -249,10 +283,11 @@ impl JobBoard {
             Mode::Continuous => {
                 state.rolls += 1;
                 let extranonce = state.rolls;
-                let work = Work::new(
-                    rolled_header(&state.job_work.header, extranonce),
-                    state.job_work.target,
-                );
+                let header = match &state.roller {
+                    Some(r) => r.roll(extranonce),
+                    None => rolled_header(&state.job_work.header, extranonce),
+                };
+                let work = Work::new(header, state.job_work.target);
                 let old = &state.epoch;
                 let next = Epoch::new(
                     seq + 1,
@@ -309,7 +344,7 @@ mod tests {
     #[test]
     fn switches_and_rolls_change_the_epoch_differently() {
         let range = NonceRange::new(0, 10).unwrap();
-        let board = JobBoard::new(work(1), range, Mode::Continuous, Instant::now());
+        let board = JobBoard::new(work(1), None, range, Mode::Continuous, Instant::now());
         assert_eq!((board.seq(), board.job()), (0, 0));
 
         board.exhausted(0);
@@ -325,7 +360,7 @@ mod tests {
         assert_eq!(board.seq(), 1);
 
         let next = Work::new(work(1).header.next_job(1), work(1).target);
-        let job = board.switch(next, Instant::now());
+        let job = board.switch(next, None, Instant::now());
         assert_eq!((job, board.job(), board.seq()), (1, 1, 2));
         assert_eq!(board.current().work, next);
         assert_eq!(board.current().extranonce, 0);
@@ -341,13 +376,14 @@ mod tests {
     #[test]
     fn finite_exhaustion_and_stop_release_waiters() {
         let range = NonceRange::new(0, 10).unwrap();
-        let board = JobBoard::new(work(2), range, Mode::Finite, Instant::now());
+        let board = JobBoard::new(work(2), None, range, Mode::Finite, Instant::now());
         board.exhausted(0);
         assert_eq!(board.seq(), 0, "a finite board never rolls");
         assert!(board.wait_change(0).is_none());
 
         let board = Arc::new(JobBoard::new(
             work(3),
+            None,
             range,
             Mode::Continuous,
             Instant::now(),
@@ -358,5 +394,30 @@ mod tests {
         };
         board.request_stop();
         assert!(waiter.join().unwrap());
+    }
+
+    #[test]
+    fn a_job_with_its_own_roller_rolls_through_it_and_a_switch_replaces_it() {
+        let range = NonceRange::new(0, 10).unwrap();
+        let marked = |k: u64| {
+            let mut b = *Header::synthetic(77).as_bytes();
+            b[0..8].copy_from_slice(&k.to_le_bytes());
+            Header::from_bytes(b)
+        };
+        let board = JobBoard::new(
+            work(4),
+            Some(Roller::new(marked)),
+            range,
+            Mode::Continuous,
+            Instant::now(),
+        );
+        board.exhausted(0);
+        assert_eq!(board.current().work.header, marked(1));
+        assert_eq!(board.current().extranonce, 1);
+        // A switch without a roller goes back to `rolled_header` of the new job's header.
+        let next = work(5);
+        board.switch(next, None, Instant::now());
+        board.exhausted(2);
+        assert_eq!(board.current().work.header, rolled_header(&next.header, 2));
     }
 }

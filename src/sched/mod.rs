@@ -42,7 +42,7 @@ use crate::pow::{
     verify_hit, Availability, Backend, BackendError, Header, Hit, NonceRange, Target, Work,
 };
 
-pub use job::{rolled_header, Epoch, ROLL_BIT};
+pub use job::{rolled_header, Epoch, Roller, ROLL_BIT};
 pub use kind::{SchedulerKind, UnknownScheduler};
 pub use worker::BatchSource;
 
@@ -216,7 +216,7 @@ pub fn scan_range(
     range: NonceRange,
     cfg: &SchedConfig,
 ) -> Result<RangeOutcome, SchedError> {
-    let running = launch(scheduler, backend, *work, range, cfg, Mode::Finite)?;
+    let running = launch(scheduler, backend, *work, range, cfg, Mode::Finite, None)?;
     let shared = Arc::clone(&running.shared);
     let collected = running.join()?;
     let mut hits: Vec<Hit> = shared.take_hits().into_iter().map(|f| f.hit).collect();
@@ -257,8 +257,46 @@ pub fn start_in(
     space: NonceRange,
     cfg: &SchedConfig,
 ) -> Result<Session, SchedError> {
-    let running = launch(scheduler, backend, work, space, cfg, Mode::Continuous)?;
+    let running = launch(scheduler, backend, work, space, cfg, Mode::Continuous, None)?;
     Ok(Session { running })
+}
+
+/// [`start`] for a job that rolls its own way (a pool job rolls its extranonce2): every roll
+/// of the first job asks `roller` for its header.
+pub fn start_rolled(
+    scheduler: &(impl Scheduler + ?Sized),
+    backend: Arc<dyn Backend>,
+    work: Work,
+    roller: Roller,
+    cfg: &SchedConfig,
+) -> Result<Session, SchedError> {
+    let running = launch(
+        scheduler,
+        backend,
+        work,
+        NonceRange::full(),
+        cfg,
+        Mode::Continuous,
+        Some(roller),
+    )?;
+    Ok(Session { running })
+}
+
+/// See [`Session::switcher`].
+#[derive(Clone)]
+pub struct Switcher(Arc<Shared>);
+
+impl Switcher {
+    /// As [`Session::switch_job_rolled`].
+    pub fn switch_job_rolled(&self, work: Work, roller: Roller, arrived: Instant) -> u64 {
+        self.0.board.switch(work, Some(roller), arrived)
+    }
+}
+
+impl fmt::Debug for Switcher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Switcher(..)")
+    }
 }
 
 /// A continuous mining session: workers hash from the moment [`start`] returns until
@@ -329,7 +367,23 @@ impl Session {
     /// Workers finish their current batch — old-job batches completing after this count as
     /// stale — and then hash the new job from nonce 0 of its space.
     pub fn switch_job(&self, work: Work) -> u64 {
-        self.running.shared.board.switch(work, Instant::now())
+        self.running.shared.board.switch(work, None, Instant::now())
+    }
+
+    /// [`Session::switch_job`] for a job that rolls its own way, with the instant the job
+    /// arrived (a pool's notify read off the socket) as the zero point of the workers' switch
+    /// latencies.
+    pub fn switch_job_rolled(&self, work: Work, roller: Roller, arrived: Instant) -> u64 {
+        self.running
+            .shared
+            .board
+            .switch(work, Some(roller), arrived)
+    }
+
+    /// A handle that switches this session's job from another thread (a pool feed's reader,
+    /// the moment a notify arrives). Switching through it after `finish` does nothing useful.
+    pub fn switcher(&self) -> Switcher {
+        Switcher(Arc::clone(&self.running.shared))
     }
 
     /// Whether a worker has failed (bad hit, panic); `finish` will return the error.

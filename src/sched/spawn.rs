@@ -9,7 +9,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use super::job::{JobBoard, Mode};
+use super::job::{JobBoard, Mode, Roller};
 use super::worker::{lock, pull_loop, BatchSource, JobLog, Shared, Slot, Worker};
 use super::{Launch, SchedConfig, SchedError, Scheduler, WorkerStats, MAX_THREADS};
 use crate::pow::{Backend, NonceRange, Work};
@@ -195,12 +195,13 @@ pub(crate) fn launch(
     range: NonceRange,
     cfg: &SchedConfig,
     mode: Mode,
+    roller: Option<Roller>,
 ) -> Result<Running, SchedError> {
     validate(cfg)?;
     let backend_name = backend.name().to_string();
     let shared = Arc::new(Shared {
         scheduler: scheduler.name().to_string(),
-        board: JobBoard::new(work, range, mode, Instant::now()),
+        board: JobBoard::new(work, roller, range, mode, Instant::now()),
         backend,
         backend_name,
         // A finite scan returns its hits to a caller that never sees them unverified.

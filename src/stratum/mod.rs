@@ -13,6 +13,7 @@
 //! share events and `run/external.rs` turns them into samples.
 
 pub mod client;
+pub mod feed;
 pub mod job;
 pub mod protocol;
 pub mod server;
