@@ -9,6 +9,7 @@ mod cmd;
 pub mod error;
 pub mod history_store;
 pub mod input;
+pub mod live;
 pub mod output;
 pub mod pow;
 pub mod probe;

@@ -127,3 +127,41 @@ pub fn emit_json<T: serde::Serialize>(value: &T) -> Result<()> {
     text.push('\n');
     emit(&text)
 }
+
+/// `--metrics ADDR [--metrics-token T] [--metrics-allow-remote]`: binds and serves live
+/// metrics for this command (`kind` names it in `/summary`); None without `--metrics`. Every
+/// refusal names its flag (exit 2), before anything runs.
+pub fn start_metrics(
+    args: &crate::cli::MetricsArgs,
+    kind: &str,
+) -> Result<Option<(std::sync::Arc<crate::live::Live>, crate::live::http::Server)>> {
+    let Some(addr) = &args.metrics else {
+        for (flag, given) in [
+            ("--metrics-token", args.metrics_token.is_some()),
+            ("--metrics-allow-remote", args.metrics_allow_remote),
+        ] {
+            if given {
+                return Err(
+                    UsageError::new(flag, "only means something with --metrics ADDR").into(),
+                );
+            }
+        }
+        return Ok(None);
+    };
+    if args.metrics_token.as_deref().is_some_and(str::is_empty) {
+        return Err(UsageError::new("--metrics-token", "must not be empty").into());
+    }
+    let live = std::sync::Arc::new(crate::live::Live::new(kind));
+    let server = crate::live::http::Server::start(
+        addr,
+        args.metrics_allow_remote,
+        args.metrics_token.clone(),
+        std::sync::Arc::clone(&live),
+    )
+    .map_err(|e| UsageError::new("--metrics", e))?;
+    crate::note!(
+        "live metrics on http://{}/metrics and /summary",
+        server.addr()
+    );
+    Ok(Some((live, server)))
+}

@@ -80,12 +80,18 @@ pub fn run(args: &RunArgs, registry: &Registry) -> Result<u8> {
     let baseline = BaselineJob::prepare(args, plans.len())?;
     super::check_dir_writable(&args.out, "--out")?;
     let mut history = super::history::open_store(args.history.as_deref())?;
+    // Bound before anything is hashed: a taken port is an input error that costs nothing.
+    let (live, _server) = match super::start_metrics(&args.metrics, "run")? {
+        Some((live, server)) => (Some(live), Some(server)),
+        None => (None, None),
+    };
     let stop = run::interrupt_flag();
     let opts = RunOptions {
         out_root: args.out.clone(),
         profile: !args.no_profile,
         calibrate: true,
         subject: registry.subject().cloned(),
+        live,
     };
     let mut code = 0;
     for plan in &plans {

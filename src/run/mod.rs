@@ -16,6 +16,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::live::{Live, PoolView};
 use crate::pow::crosscheck::{self, Oracle};
 use crate::pow::{Backend, BackendError, Work};
 use crate::probe::ceiling::{self, Ceiling};
@@ -46,6 +47,8 @@ const MAX_NAP: Duration = Duration::from_millis(50);
 /// stale work) until the case ends, so this bounds a case's memory (about 100 MB) whatever the
 /// interval and the case's length.
 const MAX_JOB_SWITCHES: u64 = 1_000_000;
+/// How often a case's counters go to the live metrics.
+const LIVE_EVERY: Duration = Duration::from_millis(100);
 /// The longest a share found in a pool case waits before it is submitted.
 const POOL_NAP: Duration = Duration::from_millis(20);
 /// How long the end of a pool case waits for the answers to its last shares.
@@ -63,6 +66,8 @@ pub struct RunOptions {
     pub calibrate: bool,
     /// The crate under test, recorded in the report's fingerprint (see `Registry::for_crate`).
     pub subject: Option<Subject>,
+    /// `--metrics`: where the cases publish what they measure while they run.
+    pub live: Option<Arc<Live>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -351,6 +356,7 @@ pub fn execute(
             stop,
             bar: &bar,
             feed: feed.as_ref(),
+            live: opts.live.as_ref(),
         };
         let measured = match run_case(case, &ctx) {
             Err(RunError::Pool { case: id, message }) => {
@@ -521,6 +527,7 @@ struct CaseContext<'a> {
     bar: &'a ProgressBar,
     /// The pool the case takes its jobs from (`[work] pool`), connected.
     feed: Option<&'a Feed>,
+    live: Option<&'a Arc<Live>>,
 }
 
 /// Broadcasts a new job every `interval` while a session runs; with a pool, the pool's feed
@@ -531,6 +538,16 @@ struct JobClock<'a> {
     next_id: u64,
     work: Work,
     pool: Option<PoolShares<'a>>,
+    live: Option<LiveCase<'a>>,
+}
+
+/// A case's live metrics: pushed at most every [`LIVE_EVERY`] from the controller.
+struct LiveCase<'a> {
+    live: &'a Live,
+    case: String,
+    /// Verified hits so far (a case without a pool publishes them as `found`).
+    found: u64,
+    last: Option<Instant>,
 }
 
 /// A pool case's share path: every hit re-verified with the reference, then submitted.
@@ -554,6 +571,47 @@ impl JobClock<'_> {
             }
         }
         p.seen = hits.len();
+    }
+
+    /// Publishes the case's counters to the live metrics (`new_hits` hits were just drained);
+    /// at most every [`LIVE_EVERY`] unless `force`.
+    fn publish(&mut self, session: &Session, new_hits: usize, force: bool) {
+        let Some(l) = self.live.as_mut() else {
+            return;
+        };
+        l.found += new_hits as u64;
+        let now = Instant::now();
+        if !force && l.last.is_some_and(|t| now - t < LIVE_EVERY) {
+            return;
+        }
+        l.last = Some(now);
+        l.live.hashes(&l.case, &session.per_worker_hashes());
+        let mut counts = std::collections::BTreeMap::new();
+        match &self.pool {
+            Some(p) => {
+                let peek = p.feed.peek();
+                counts.insert("accepted".to_string(), peek.accepted);
+                for (reason, n) in &peek.rejected {
+                    counts.insert(format!("rejected_{reason}"), *n);
+                }
+                l.live.pool(
+                    &l.case,
+                    PoolView {
+                        url: p.feed.url().to_string(),
+                        connected_at: peek.connected_at,
+                        difficulty: peek.difficulty,
+                        accepted: peek.accepted,
+                        rejected: peek.rejected.values().sum(),
+                        ping_ms: peek.last_ping_ns.map(|ns| ns as f64 / 1e6),
+                        failures: peek.reconnects,
+                    },
+                );
+            }
+            None => {
+                counts.insert("found".to_string(), l.found);
+            }
+        }
+        l.live.shares(&l.case, &counts);
     }
 
     /// Why the pool feed stopped working, if it did.
@@ -619,8 +677,10 @@ fn wait(
         }
         let now = Instant::now();
         jobs.tick(session, now);
+        let before = hits.len();
         hits.extend(session.drain_hits());
         jobs.submit(hits);
+        jobs.publish(session, hits.len() - before, false);
         if jobs.pool_failure().is_some() {
             return false;
         }
@@ -820,7 +880,21 @@ fn run_case(case: &Case, ctx: &CaseContext<'_>) -> Result<CaseResult, RunError> 
             backend: case.backend.clone(),
             seen: 0,
         }),
+        live: ctx.live.map(|live| LiveCase {
+            live: live.as_ref(),
+            case: id.clone(),
+            found: 0,
+            last: None,
+        }),
     };
+    if let Some(live) = ctx.live {
+        live.begin_case(&id, &case.backend, &case.scheduler, case.threads);
+        session.set_tap(live.tap(&id));
+        if let Some(feed) = ctx.feed {
+            let (live, case_id) = (Arc::clone(live), id.clone());
+            feed.set_latency_tap(Some(Box::new(move |ns| live.submit_latency(&case_id, ns))));
+        }
+    }
     let mut expected_shares = 0.0;
     let mut hits = Vec::new();
 
@@ -943,7 +1017,9 @@ fn run_case(case: &Case, ctx: &CaseContext<'_>) -> Result<CaseResult, RunError> 
     if let Some(feed) = ctx.feed {
         feed.attach(None);
     }
+    let drained_from = hits.len();
     hits.extend(session.drain_hits());
+    jobs.publish(&session, hits.len() - drained_from, true);
     let outcome = session.finish().map_err(sched_err)?;
     verify_new(&hits, &mut verified, &case.backend).map_err(backend_err)?;
     let case_wall = case_started.elapsed();
@@ -953,10 +1029,15 @@ fn run_case(case: &Case, ctx: &CaseContext<'_>) -> Result<CaseResult, RunError> 
             if let Some(why) = feed.failure() {
                 return Err(pool_err(why));
             }
-            Some(pool_client_case(feed, case_wall))
+            let pc = pool_client_case(feed, case_wall);
+            feed.set_latency_tap(None);
+            Some(pc)
         }
         None => None,
     };
+    if let Some(live) = ctx.live {
+        live.end_case(&id);
+    }
     if samples.len() < plan.measure.samples as usize {
         return Ok(None); // interrupted inside this case: only finished cases are reported
     }

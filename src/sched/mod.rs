@@ -282,6 +282,15 @@ pub fn start_rolled(
     Ok(Session { running })
 }
 
+/// Sees each batch's and each job switch's latency as it happens, from the worker that had it
+/// (live metrics). Called once per batch: it must be cheap and must not block for long.
+pub trait Tap: Send + Sync {
+    /// A batch's scan took `ns`.
+    fn batch(&self, ns: u64);
+    /// A worker began its first batch of a new job `ns` after the job's broadcast.
+    fn job_switch(&self, ns: u64);
+}
+
 /// See [`Session::switcher`].
 #[derive(Clone)]
 pub struct Switcher(Arc<Shared>);
@@ -384,6 +393,12 @@ impl Session {
     /// the moment a notify arrives). Switching through it after `finish` does nothing useful.
     pub fn switcher(&self) -> Switcher {
         Switcher(Arc::clone(&self.running.shared))
+    }
+
+    /// Sends every later batch and job-switch latency to `tap` as well (once per session;
+    /// a second call is ignored).
+    pub fn set_tap(&self, tap: Arc<dyn Tap>) {
+        let _ = self.running.shared.tap.set(tap);
     }
 
     /// Whether a worker has failed (bad hit, panic); `finish` will return the error.

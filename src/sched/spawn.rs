@@ -220,6 +220,7 @@ pub(crate) fn launch(
         ready: Mutex::new(0),
         ready_changed: Condvar::new(),
         retired: Mutex::new((0..cfg.threads).map(|_| None).collect()),
+        tap: std::sync::OnceLock::new(),
         aggregated_hashes: AtomicU64::new(0),
         tallied: AtomicBool::new(false),
     });

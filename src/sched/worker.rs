@@ -124,6 +124,8 @@ pub(crate) struct Shared {
     pub(crate) ready_changed: Condvar,
     /// Finished workers deposit their stats here, by index.
     pub(crate) retired: Mutex<Vec<Option<(WorkerStats, JobLog)>>>,
+    /// Where batch and job-switch latencies also go as they happen (live metrics); set once.
+    pub(crate) tap: std::sync::OnceLock<Arc<dyn super::Tap>>,
     /// Hashes a scheduler tallied on its own (the `channel` dispatcher totals its result
     /// channel), checked against the workers' counts at the end when `tallied` is set.
     pub(crate) aggregated_hashes: AtomicU64,
@@ -291,10 +293,11 @@ impl Worker {
     ) -> Result<BatchDone, Failed> {
         let begin = Instant::now();
         if epoch.job > self.last_job {
-            self.log.latencies.push((
-                epoch.job,
-                nanos(begin.saturating_duration_since(epoch.job_broadcast_at)),
-            ));
+            let latency = nanos(begin.saturating_duration_since(epoch.job_broadcast_at));
+            self.log.latencies.push((epoch.job, latency));
+            if let Some(tap) = shared.tap.get() {
+                tap.job_switch(latency);
+            }
             self.last_job = epoch.job;
             shared.slots[self.index]
                 .job
@@ -324,6 +327,9 @@ impl Worker {
         self.batches += 1;
         self.hashes += hashes;
         self.batch_latency.saturating_record(busy.max(1));
+        if let Some(tap) = shared.tap.get() {
+            tap.batch(busy.max(1));
+        }
         // Single writer: a relaxed add is all the session's reader needs.
         shared.slots[self.index]
             .hashes

@@ -105,6 +105,17 @@ struct ShareCtx {
     difficulty: f64,
 }
 
+/// See [`Feed::peek`].
+#[derive(Debug, Clone, Default)]
+pub struct FeedPeek {
+    pub accepted: u64,
+    pub rejected: BTreeMap<String, u64>,
+    pub difficulty: f64,
+    pub last_ping_ns: Option<u64>,
+    pub connected_at: Option<Instant>,
+    pub reconnects: u64,
+}
+
 /// What the pool did with the shares of one stretch of mining (see [`Feed::take_stats`]).
 #[derive(Debug, Clone)]
 pub struct FeedStats {
@@ -169,6 +180,11 @@ struct State {
     pending: HashMap<u64, (Instant, f64)>,
     stats: FeedStats,
     sink: Option<JobSink>,
+    /// Sees each submit → answer time (ns) as it is measured (live metrics).
+    latency_tap: Option<Box<dyn Fn(u64) + Send>>,
+    /// The latest submit → answer time.
+    last_ping_ns: Option<u64>,
+    connected_at: Option<Instant>,
     /// Ids of our own requests on the current connection.
     subscribe_id: u64,
     authorize_id: u64,
@@ -223,6 +239,9 @@ impl Feed {
                 pending: HashMap::new(),
                 stats: FeedStats::new(None),
                 sink: None,
+                latency_tap: None,
+                last_ping_ns: None,
+                connected_at: None,
                 subscribe_id: 0,
                 authorize_id: 0,
                 configure_id: 0,
@@ -328,6 +347,27 @@ impl Feed {
     /// The first header of `job` (a fresh extranonce2) and how the job rolls after it.
     pub fn work_for(&self, job: &Arc<PoolJob>) -> (Work, Roller) {
         work_for(&self.shared, job)
+    }
+
+    /// Routes every submit → answer time (ns) to `tap` as well; `None` stops.
+    pub fn set_latency_tap(&self, tap: Option<Box<dyn Fn(u64) + Send>>) {
+        lock(&self.shared.state).latency_tap = tap;
+    }
+
+    /// The counts so far in this stretch (see [`Feed::take_stats`]) without resetting them.
+    pub fn peek(&self) -> FeedPeek {
+        let state = lock(&self.shared.state);
+        FeedPeek {
+            accepted: state.stats.accepted,
+            rejected: state.stats.rejected.clone(),
+            difficulty: state
+                .job
+                .as_ref()
+                .map_or(state.difficulty, |j| j.difficulty),
+            last_ping_ns: state.last_ping_ns,
+            connected_at: state.connected_at,
+            reconnects: state.stats.reconnects,
+        }
     }
 
     /// Sends `hit` to the pool (the caller has re-verified it with the reference). Returns
@@ -472,6 +512,7 @@ fn connect_to(shared: &Shared, addr: &str) -> Result<TcpStream, String> {
     let writer = setup(&stream).map_err(|e| format!("socket setup: {e}"))?;
     let mut state = lock(&shared.state);
     state.connection += 1;
+    state.connected_at = Some(Instant::now());
     state.negotiated = None;
     state.authorized = false;
     state.pending.clear();
@@ -651,6 +692,10 @@ fn on_line(shared: &Arc<Shared>, line: &[u8], at: Instant) -> Result<Option<Ende
                 let ns = at.saturating_duration_since(sent).as_nanos() as u64;
                 let h = &mut state.stats.submit_latency_ns;
                 let _ = h.record(ns.clamp(1, h.high()));
+                state.last_ping_ns = Some(ns);
+                if let Some(tap) = &state.latency_tap {
+                    tap(ns);
+                }
                 if result.as_bool() == Some(true) {
                     state.stats.accepted += 1;
                     state.stats.accepted_work += difficulty * 4_294_967_296.0;
