@@ -450,6 +450,8 @@ pub struct PoolArgs {
     /// Live lines and the final summary as JSON lines on stdout.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
 }
 
 #[derive(Debug, Args)]

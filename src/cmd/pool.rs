@@ -77,6 +77,7 @@ pub fn run(args: &PoolArgs) -> Result<u8> {
         None => None,
     };
     let window = parse_duration(&args.sample, "--sample")?;
+    let metrics = super::start_metrics(&args.metrics, "pool")?;
     super::check_dir_writable(&args.out, "--out")?;
     let mut pool = Pool::start(PoolConfig {
         listen,
@@ -124,6 +125,9 @@ pub fn run(args: &PoolArgs) -> Result<u8> {
                 _ => 0.0,
             };
             live_line(&pool, t0.elapsed(), rate, args.json)?;
+            if let Some((live, _)) = &metrics {
+                publish(live, &pool, difficulty);
+            }
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -161,6 +165,39 @@ pub fn run(args: &PoolArgs) -> Result<u8> {
         crate::note!("        {}", p.display());
     }
     Ok(0)
+}
+
+/// Per connection, the live metrics: a case named as the report will name it, its hashes as
+/// the work its verified shares stand for (worker `shares`), shares by result, difficulty.
+fn publish(live: &crate::live::Live, pool: &Pool, difficulty: DiffMode) {
+    for c in pool.live_view() {
+        let backend = format!(
+            "{EXTERNAL_PREFIX}{}",
+            safe_name(c.user.as_deref().unwrap_or("anonymous"))
+        );
+        let label = match difficulty {
+            DiffMode::Fixed(_) => Difficulty::Share(c.difficulty).label(),
+            DiffMode::Vardiff { .. } => "vardiff".into(),
+        };
+        let case = format!("{backend}/{EXTERNAL_SCHEDULER}/c{}/{label}", c.index);
+        live.hashes(&case, &[c.work as u64]);
+        let mut counts = std::collections::BTreeMap::new();
+        counts.insert("accepted".to_string(), c.accepted);
+        for (reason, n) in &c.rejected {
+            counts.insert(format!("rejected_{reason}"), *n);
+        }
+        live.shares(&case, &counts);
+        live.pool(
+            &case,
+            crate::live::PoolView {
+                url: pool.url(),
+                difficulty: c.difficulty,
+                accepted: c.accepted,
+                rejected: c.rejected.values().sum(),
+                ..crate::live::PoolView::default()
+            },
+        );
+    }
 }
 
 fn live_line(pool: &Pool, elapsed: Duration, rate: f64, json_lines: bool) -> Result<()> {

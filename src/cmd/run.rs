@@ -78,13 +78,14 @@ pub fn run(args: &RunArgs, registry: &Registry) -> Result<u8> {
     // Before anything is created or hashed: a bad name or a missing or foreign baseline is an
     // input error that costs nothing.
     let baseline = BaselineJob::prepare(args, plans.len())?;
-    super::check_dir_writable(&args.out, "--out")?;
-    let mut history = super::history::open_store(args.history.as_deref())?;
-    // Bound before anything is hashed: a taken port is an input error that costs nothing.
+    // Bound before anything is hashed or written: a taken port is an input error that costs
+    // nothing.
     let (live, _server) = match super::start_metrics(&args.metrics, "run")? {
         Some((live, server)) => (Some(live), Some(server)),
         None => (None, None),
     };
+    super::check_dir_writable(&args.out, "--out")?;
+    let mut history = super::history::open_store(args.history.as_deref())?;
     let stop = run::interrupt_flag();
     let opts = RunOptions {
         out_root: args.out.clone(),

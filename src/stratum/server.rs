@@ -77,6 +77,18 @@ impl PoolConfig {
     }
 }
 
+/// See [`Pool::live_view`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnLive {
+    pub index: u64,
+    pub user: Option<String>,
+    pub accepted: u64,
+    pub rejected: BTreeMap<&'static str, u64>,
+    /// Σ 2^32 × difficulty over accepted shares: the hashes the shares stand for.
+    pub work: f64,
+    pub difficulty: f64,
+}
+
 /// An accepted share.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ShareEvent {
@@ -313,6 +325,24 @@ impl Pool {
         lock(&self.shared.conns)
             .iter()
             .map(|c| lock(&c.state).stats.rejected.clone())
+            .collect()
+    }
+
+    /// Per connection, what live metrics show (cheap: no share list is copied).
+    pub fn live_view(&self) -> Vec<ConnLive> {
+        lock(&self.shared.conns)
+            .iter()
+            .map(|c| {
+                let st = lock(&c.state);
+                ConnLive {
+                    index: st.stats.index,
+                    user: st.stats.user.clone(),
+                    accepted: st.stats.accepted,
+                    rejected: st.stats.rejected.clone(),
+                    work: st.stats.work(),
+                    difficulty: st.stats.difficulty,
+                }
+            })
             .collect()
     }
 
