@@ -556,6 +556,11 @@ struct PoolShares<'a> {
     backend: String,
     /// Hits already looked at.
     seen: usize,
+    /// Σ hashes × P(hit) at the target in force when they were counted: the shares expected,
+    /// as the pool's difficulty moves (updated at every wake-up of the controller).
+    expected: f64,
+    /// The session's hash count at the last update.
+    counted: u64,
 }
 
 impl JobClock<'_> {
@@ -612,6 +617,23 @@ impl JobClock<'_> {
             }
         }
         l.live.shares(&l.case, &counts);
+    }
+
+    /// Brings the expected share count up to the hashes done now, at the session's current
+    /// target (a switch between two wake-ups costs at most one wake-up's hashes of accuracy).
+    fn account(&mut self, session: &Session) {
+        let Some(p) = self.pool.as_mut() else {
+            return;
+        };
+        let now = session.hashes();
+        let p_hit = session.current_target().hit_probability();
+        p.expected += now.saturating_sub(p.counted) as f64 * p_hit;
+        p.counted = now;
+    }
+
+    /// The expected share count so far (0 without a pool).
+    fn expected(&self) -> f64 {
+        self.pool.as_ref().map_or(0.0, |p| p.expected)
     }
 
     /// Why the pool feed stopped working, if it did.
@@ -680,6 +702,7 @@ fn wait(
         let before = hits.len();
         hits.extend(session.drain_hits());
         jobs.submit(hits);
+        jobs.account(session);
         jobs.publish(session, hits.len() - before, false);
         if jobs.pool_failure().is_some() {
             return false;
@@ -879,6 +902,8 @@ fn run_case(case: &Case, ctx: &CaseContext<'_>) -> Result<CaseResult, RunError> 
             feed,
             backend: case.backend.clone(),
             seen: 0,
+            expected: 0.0,
+            counted: 0,
         }),
         live: ctx.live.map(|live| LiveCase {
             live: live.as_ref(),
@@ -930,6 +955,8 @@ fn run_case(case: &Case, ctx: &CaseContext<'_>) -> Result<CaseResult, RunError> 
         if !ok || ctx.stop.load(Ordering::SeqCst) {
             break;
         }
+        jobs.account(&session);
+        let e0 = jobs.expected();
         let sampled = sample(
             &session,
             &tids,
@@ -938,14 +965,13 @@ fn run_case(case: &Case, ctx: &CaseContext<'_>) -> Result<CaseResult, RunError> 
             &mut hits,
             ctx.stop,
         );
+        jobs.account(&session);
+        let window_expected = jobs.expected() - e0;
         // Between samples, off the clock: the window's hits re-hashed by the reference.
         verify_new(&hits, &mut verified, &case.backend).map_err(backend_err)?;
         match sampled {
             Some((s, t0, t1)) => {
-                if let Some(feed) = ctx.feed {
-                    let p = feed.latest().map_or(0.0, |j| j.target.hit_probability());
-                    expected_shares += s.hashes as f64 * p;
-                }
+                expected_shares += window_expected;
                 samples.push(s);
                 windows.push((t0, t1));
                 ctx.bar.inc(1);

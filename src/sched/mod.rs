@@ -401,6 +401,11 @@ impl Session {
         let _ = self.running.shared.tap.set(tap);
     }
 
+    /// The target of the work being hashed now.
+    pub fn current_target(&self) -> Target {
+        self.running.shared.board.current().work.target
+    }
+
     /// Whether a worker has failed (bad hit, panic); `finish` will return the error.
     pub fn failed(&self) -> bool {
         self.running.shared.failed.load(Ordering::Acquire)
