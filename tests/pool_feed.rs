@@ -197,6 +197,25 @@ fn pool_flags_and_keys_are_checked_before_anything_runs() {
         .stderr(predicate::str::contains("matrix.difficulty"))
         .stderr(predicate::str::contains("both.toml:"));
     assert!(!out.exists(), "nothing is written for bad input");
+    // With --pool, a scenario needs neither a header nor a difficulty; without, it does.
+    let bare = tmp.path().join("bare.toml");
+    std::fs::write(
+        &bare,
+        "name = \"bare\"\n[matrix]\nbackend = [\"sha2-midstate\"]\nscheduler = [\"atomic\"]\nthreads = [1]\n",
+    )
+    .unwrap();
+    minebench()
+        .args(["run", "--dry-run", "--pool", "stratum+tcp://127.0.0.1:3333"])
+        .arg(&bare)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("sha2-midstate/atomic/t1/pool"));
+    minebench()
+        .args(["run", "--dry-run"])
+        .arg(&bare)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("work.difficulty"));
     // --pool on the built-in scenario collapses its difficulties into the pool's.
     minebench()
         .args(["run", "--dry-run", "--pool", "stratum+tcp://127.0.0.1:3333"])

@@ -18,8 +18,11 @@ use super::{baseline, compare};
 use crate::cli::{PlanArgs, RunArgs};
 
 /// Loads every scenario before anything runs, so a typo in the third file costs no hashing.
-fn load_plans(files: &[PathBuf], registry: &Registry) -> Result<Vec<Plan>> {
-    let opts = PlanOptions::detect(registry);
+fn load_plans(files: &[PathBuf], registry: &Registry, pool_given: bool) -> Result<Vec<Plan>> {
+    let opts = PlanOptions {
+        pool_given,
+        ..PlanOptions::detect(registry)
+    };
     if files.is_empty() {
         return Ok(vec![scenario::default_plan(&opts, registry)]);
     }
@@ -30,7 +33,7 @@ fn load_plans(files: &[PathBuf], registry: &Registry) -> Result<Vec<Plan>> {
 }
 
 pub fn plan(args: &PlanArgs, registry: &Registry) -> Result<u8> {
-    let plans = load_plans(args.file.as_slice(), registry)?;
+    let plans = load_plans(args.file.as_slice(), registry, false)?;
     print_plans(&plans, args.json)
 }
 
@@ -70,7 +73,7 @@ pub fn run(args: &RunArgs, registry: &Registry) -> Result<u8> {
         )
         .into());
     }
-    let mut plans = load_plans(&args.scenarios, registry)?;
+    let mut plans = load_plans(&args.scenarios, registry, args.pool.is_some())?;
     apply_pool_flags(args, &mut plans)?;
     if args.dry_run {
         return print_plans(&plans, args.json);

@@ -73,6 +73,8 @@ pub struct PlanOptions {
     pub logical_cores: usize,
     /// The backend and scheduler names a scenario may use, with their availability here.
     pub catalog: Catalog,
+    /// `run --pool` will supply the jobs and the difficulty: a scenario need not give either.
+    pub pool_given: bool,
 }
 
 impl PlanOptions {
@@ -82,6 +84,7 @@ impl PlanOptions {
         PlanOptions {
             logical_cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
             catalog: registry.catalog(),
+            pool_given: false,
         }
     }
 }

@@ -11,6 +11,7 @@ fn opts() -> PlanOptions {
     PlanOptions {
         logical_cores: 2,
         catalog: Registry::builtin().catalog(),
+        pool_given: false,
     }
 }
 
@@ -134,6 +135,7 @@ threads = "all"
         &PlanOptions {
             logical_cores: 6,
             catalog: Registry::builtin().catalog(),
+            pool_given: false,
         },
     )
     .unwrap();

@@ -162,6 +162,8 @@ impl Ctx<'_> {
                     .collect::<Checked<Vec<_>>>()?
             }
             (None, Some(d)) => vec![d.clone()],
+            // `run --pool` sets it (Plan::use_pool).
+            (None, None) if opts.pool_given => vec![Difficulty::Pool],
             (None, None) => return Err(self.missing(work_span, "work.difficulty")),
         };
         let work = WorkSpec {
