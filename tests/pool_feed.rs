@@ -132,6 +132,18 @@ fn every_share_goes_to_the_pool_and_jobs_switch_from_the_pools_notify() {
         accepted_total += accepted;
     }
     assert_eq!(pool.totals().accepted, accepted_total);
+    // The rendered pages say what the pool did.
+    let dir = std::fs::read_dir(&out)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let md = std::fs::read_to_string(dir.join("summary.md")).unwrap();
+    assert!(md.contains("**From the pool**"), "{md}");
+    assert!(md.contains(&format!("{} as w7", pool.url())), "{md}");
+    let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
+    assert!(html.contains("<h2 id=\"pool\">From the pool</h2>"));
     assert_eq!(
         pool.totals().connections,
         1,

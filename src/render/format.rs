@@ -84,6 +84,53 @@ pub fn case_cells(c: &CaseReport) -> CaseCells {
 }
 
 /// A duration in ns as a short human string: `4.78 s`, `363 µs`.
+/// Column headers of [`pool_rows`].
+pub const POOL_HEADERS: [&str; 8] = [
+    "case",
+    "pool",
+    "accepted / submitted",
+    "rejected",
+    "stale %",
+    "submit p50",
+    "job switch p50 / p99",
+    "credited MH/s",
+];
+
+/// One row per case mined from a pool (`run --pool`): what the pool did with its shares.
+pub fn pool_rows(report: &crate::report::Report) -> Vec<[String; 8]> {
+    report
+        .cases
+        .iter()
+        .filter_map(|c| {
+            let p = c.pool_client.as_ref()?;
+            let rejected = if p.rejected.is_empty() {
+                "0".to_string()
+            } else {
+                p.rejected
+                    .iter()
+                    .map(|(r, n)| format!("{r} {n}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let switch = c.latency.job_switch.as_ref().map_or("-".to_string(), |l| {
+                format!("{} / {}", fmt_ns(l.p50_ns as f64), fmt_ns(l.p99_ns as f64))
+            });
+            Some([
+                c.id.clone(),
+                format!("{} as {}", p.url, p.user),
+                format!("{} / {}", p.accepted, p.submitted),
+                rejected,
+                format!("{:.2}", p.stale_fraction * 100.0),
+                p.submit_latency
+                    .as_ref()
+                    .map_or("-".to_string(), |l| fmt_ns(l.p50_ns as f64)),
+                switch,
+                format!("{:.2}", p.credited_hashes_per_sec / 1e6),
+            ])
+        })
+        .collect()
+}
+
 pub fn fmt_ns(ns: f64) -> String {
     let (v, unit) = if ns >= 1e9 {
         (ns / 1e9, "s")

@@ -101,6 +101,7 @@ pub fn index_html(report: &Report, drawn: &Drawn) -> String {
     }
 
     summary_section(&mut h, report, drawn);
+    pool_section(&mut h, report);
     plots_section(&mut h, &CHARTS, drawn);
     flamegraph_section(&mut h, report, drawn);
     hot_lines_section(&mut h, report);
@@ -127,6 +128,30 @@ pub fn index_html(report: &Report, drawn: &Drawn) -> String {
         e(&report.schema)
     );
     h
+}
+
+/// Cases mined from a pool: what the pool did with their shares.
+fn pool_section(h: &mut String, report: &Report) {
+    let rows = crate::render::format::pool_rows(report);
+    if rows.is_empty() {
+        return;
+    }
+    h.push_str(
+        "<h2 id=\"pool\">From the pool</h2>\n<p>Shares submitted to the pool and its answers; \
+         job switches timed from each notify's arrival at the socket.</p>\n<table>\n<tr>",
+    );
+    for head in crate::render::format::POOL_HEADERS {
+        let _ = write!(h, "<th>{}</th>", escape(head));
+    }
+    h.push_str("</tr>\n");
+    for row in rows {
+        h.push_str("<tr>");
+        for cell in row {
+            let _ = write!(h, "<td>{}</td>", escape(&cell));
+        }
+        h.push_str("</tr>\n");
+    }
+    h.push_str("</table>\n");
 }
 
 fn summary_section(h: &mut String, report: &Report, drawn: &Drawn) {

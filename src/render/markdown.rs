@@ -81,6 +81,21 @@ pub fn summary_md(report: &Report, drawn: &Drawn) -> String {
             );
         }
     }
+    let pool = crate::render::format::pool_rows(report);
+    if !pool.is_empty() {
+        m.push_str("\n**From the pool** (job switch timed from the notify's arrival):\n\n|");
+        for head in crate::render::format::POOL_HEADERS {
+            let _ = write!(m, " {} |", e(head));
+        }
+        m.push_str("\n|---|---|---:|---|---:|---:|---:|---:|\n");
+        for row in pool {
+            m.push('|');
+            for cell in row {
+                let _ = write!(m, " {} |", e(&cell));
+            }
+            m.push('\n');
+        }
+    }
     if !report.skipped.is_empty() {
         m.push_str("\n**Skipped:**\n\n");
         for s in &report.skipped {
