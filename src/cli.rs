@@ -111,6 +111,10 @@ pub struct RunArgs {
     /// With --pool: the password to authorise with (default x).
     #[arg(long, value_name = "PASSWORD")]
     pub pool_password: Option<String>,
+    /// `auto` is the first available backend in the static order instead of the fastest one
+    /// measured here (a calibration of ~50 ms per backend before the cases).
+    #[arg(long)]
+    pub no_auto_calibration: bool,
     #[command(flatten)]
     pub metrics: MetricsArgs,
 }

@@ -315,6 +315,23 @@ impl Registry {
             )
     }
 
+    /// Measures what `auto` should mean on this CPU: every available built-in backend but the
+    /// reference (the oracle, never the fastest), `per_round` on one thread, `rounds` times
+    /// interleaved (see [`pow::calibrate`]). None when no candidate can be made.
+    pub fn calibrate_auto(
+        &self,
+        per_round: std::time::Duration,
+        rounds: u32,
+    ) -> Option<pow::calibrate::AutoCalibration> {
+        let candidates: Vec<(String, Arc<dyn Backend>)> = self
+            .backends
+            .iter()
+            .filter(|b| b.builtin.is_some_and(|k| k != BackendKind::Reference))
+            .filter_map(|b| Some((b.name.clone(), self.backend(&b.name).ok()?)))
+            .collect();
+        pow::calibrate::calibrate(&candidates, &self.auto_backend(), per_round, rounds)
+    }
+
     /// Scheduler `name`, or an error listing the registered ones.
     pub fn scheduler(
         &self,

@@ -589,3 +589,58 @@ fn samples_cpu_ns(case: &Value) -> u64 {
         .map(|s| s.iter().filter_map(|s| s["cpu_ns"].as_u64()).sum())
         .unwrap_or(0)
 }
+
+#[test]
+fn auto_is_the_fastest_backend_measured_here_unless_told_otherwise() {
+    let tmp = tempfile::tempdir().unwrap();
+    let body = TINY
+        .replace("backend = [\"sha2-midstate\"]", "backend = [\"auto\"]")
+        .replace(
+            "scheduler = [\"atomic\", \"channel\"]",
+            "scheduler = [\"atomic\"]",
+        )
+        .replace("threads = [1, 2]", "threads = [1]")
+        .replace("flamegraph = true", "flamegraph = false");
+    let scenario = write_scenario(tmp.path(), "tiny", &body);
+    let out = tmp.path().join("out");
+    minebench()
+        .arg("run")
+        .arg(&scenario)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("auto: "));
+    let r = read_report(&report_dir(&out));
+    let cal = &r["auto_calibration"];
+    let cands = cal["candidates"].as_array().unwrap();
+    assert!(!cands.is_empty());
+    // The chosen backend is the candidate with the highest median, and the case runs it.
+    let best = cands
+        .iter()
+        .max_by(|a, b| {
+            a["hashes_per_sec"]
+                .as_f64()
+                .unwrap()
+                .total_cmp(&b["hashes_per_sec"].as_f64().unwrap())
+        })
+        .unwrap();
+    assert_eq!(cal["chosen"], best["backend"]);
+    assert_eq!(r["cases"][0]["backend"], cal["chosen"]);
+    assert!(cands.iter().all(|c| c["backend"] != "reference"));
+    assert!(cands
+        .iter()
+        .all(|c| c["rounds"].as_array().unwrap().len() == 3));
+
+    let out2 = tmp.path().join("out2");
+    minebench()
+        .arg("run")
+        .arg(&scenario)
+        .args(["--no-auto-calibration", "--out"])
+        .arg(&out2)
+        .assert()
+        .success();
+    let r2 = read_report(&report_dir(&out2));
+    assert!(r2.get("auto_calibration").is_none());
+    assert_eq!(r2["cases"][0]["backend"], cal["static_choice"]);
+}

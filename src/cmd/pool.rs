@@ -498,6 +498,7 @@ fn build_report(
         cases: reports,
         skipped,
         failed: Vec::new(),
+        auto_calibration: None,
     })
 }
 

@@ -18,11 +18,19 @@ use super::{baseline, compare};
 use crate::cli::{PlanArgs, RunArgs};
 
 /// Loads every scenario before anything runs, so a typo in the third file costs no hashing.
-fn load_plans(files: &[PathBuf], registry: &Registry, pool_given: bool) -> Result<Vec<Plan>> {
-    let opts = PlanOptions {
+fn load_plans(
+    files: &[PathBuf],
+    registry: &Registry,
+    pool_given: bool,
+    auto: Option<&str>,
+) -> Result<Vec<Plan>> {
+    let mut opts = PlanOptions {
         pool_given,
         ..PlanOptions::detect(registry)
     };
+    if let Some(auto) = auto {
+        opts.catalog.auto = auto.to_string();
+    }
     if files.is_empty() {
         return Ok(vec![scenario::default_plan(&opts, registry)]);
     }
@@ -33,7 +41,7 @@ fn load_plans(files: &[PathBuf], registry: &Registry, pool_given: bool) -> Resul
 }
 
 pub fn plan(args: &PlanArgs, registry: &Registry) -> Result<u8> {
-    let plans = load_plans(args.file.as_slice(), registry, false)?;
+    let plans = load_plans(args.file.as_slice(), registry, false, None)?;
     print_plans(&plans, args.json)
 }
 
@@ -73,11 +81,44 @@ pub fn run(args: &RunArgs, registry: &Registry) -> Result<u8> {
         )
         .into());
     }
-    let mut plans = load_plans(&args.scenarios, registry, args.pool.is_some())?;
+    let mut plans = load_plans(&args.scenarios, registry, args.pool.is_some(), None)?;
     apply_pool_flags(args, &mut plans)?;
     if args.dry_run {
         return print_plans(&plans, args.json);
     }
+    // `auto` is what is fastest here, measured, unless asked otherwise: the plans are expanded
+    // again with the measured choice (they were checked above, so this cannot fail anew).
+    let uses_auto = plans
+        .iter()
+        .any(|p| p.matrix.backend.iter().any(|b| b == "auto"));
+    let auto_calibration = if uses_auto && !args.no_auto_calibration {
+        let c = registry.calibrate_auto(AUTO_CALIBRATION_ROUND, AUTO_CALIBRATION_ROUNDS);
+        if let Some(c) = &c {
+            let list: Vec<String> = c
+                .candidates
+                .iter()
+                .map(|k| format!("{} {:.1}", k.backend, k.hashes_per_sec / 1e6))
+                .collect();
+            crate::note!(
+                "auto: {} (one thread, MH/s: {}; {:.0} ms)",
+                c.chosen,
+                list.join(", "),
+                c.duration_ns as f64 / 1e6
+            );
+            if c.chosen != c.static_choice {
+                plans = load_plans(
+                    &args.scenarios,
+                    registry,
+                    args.pool.is_some(),
+                    Some(&c.chosen),
+                )?;
+                apply_pool_flags(args, &mut plans)?;
+            }
+        }
+        c
+    } else {
+        None
+    };
     // Before anything is created or hashed: a bad name or a missing or foreign baseline is an
     // input error that costs nothing.
     let baseline = BaselineJob::prepare(args, plans.len())?;
@@ -96,6 +137,7 @@ pub fn run(args: &RunArgs, registry: &Registry) -> Result<u8> {
         calibrate: true,
         subject: registry.subject().cloned(),
         live,
+        auto_calibration,
     };
     let mut code = 0;
     for plan in &plans {
@@ -143,6 +185,10 @@ pub fn run(args: &RunArgs, registry: &Registry) -> Result<u8> {
     }
     Ok(code)
 }
+
+/// Time per backend per round of the `auto` calibration, and rounds (interleaved).
+const AUTO_CALIBRATION_ROUND: std::time::Duration = std::time::Duration::from_millis(15);
+const AUTO_CALIBRATION_ROUNDS: u32 = 3;
 
 /// `--pool URL [--pool-user U] [--pool-password P]`: every plan takes its jobs from that pool
 /// (the scenario's `[work] pool` user and password are kept unless the flags give others).

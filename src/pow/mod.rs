@@ -12,6 +12,7 @@
 pub mod avx2;
 #[cfg(target_arch = "x86_64")]
 pub mod avx512;
+pub mod calibrate;
 pub mod crosscheck;
 pub mod header;
 #[cfg(target_arch = "x86_64")]

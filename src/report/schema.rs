@@ -51,6 +51,10 @@ pub struct Report {
     /// exits 1. (v2; empty in v1 reports.)
     #[serde(default)]
     pub failed: Vec<SkippedCase>,
+    /// How `auto` was chosen: each built-in backend timed on this CPU before the cases. Absent
+    /// when the plan has no `auto`, with `--no-auto-calibration`, and in older reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_calibration: Option<crate::pow::calibrate::AutoCalibration>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

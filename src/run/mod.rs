@@ -68,6 +68,8 @@ pub struct RunOptions {
     pub subject: Option<Subject>,
     /// `--metrics`: where the cases publish what they measure while they run.
     pub live: Option<Arc<Live>>,
+    /// How `auto` was chosen for this run (recorded in the report).
+    pub auto_calibration: Option<crate::pow::calibrate::AutoCalibration>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -233,6 +235,7 @@ pub fn execute(
             })
             .collect(),
         failed: Vec::new(),
+        auto_calibration: opts.auto_calibration.clone(),
     };
     for s in &report.skipped {
         crate::note!("skipped {}: {}", s.id, s.reason);

@@ -1,0 +1,150 @@
+//! What `auto` means on this CPU, measured rather than assumed: each available built-in backend
+//! hashes on one thread for a few tens of milliseconds, in interleaved rounds, and the fastest
+//! median wins. The static order of [`super::BackendKind::ALL`] is only the fallback (and the
+//! choice with `run --no-auto-calibration`).
+//!
+//! Owns: the timing of candidates and the choice. Must not: know scenarios or reports beyond the
+//! serialisable result.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use super::{Backend, Header, NonceRange, Target, Work};
+
+/// Nonces per timed call: short enough that a round ends close to its budget.
+const CHUNK: u64 = 1 << 15;
+
+/// One candidate's measurement.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Candidate {
+    pub backend: String,
+    /// Hashes per second on one thread in each round.
+    pub rounds: Vec<f64>,
+    /// Their median.
+    pub hashes_per_sec: f64,
+}
+
+/// How `auto` was chosen for a run (recorded in the report).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AutoCalibration {
+    /// The fastest candidate: what `auto` means in this run.
+    pub chosen: String,
+    /// What the static order would have chosen.
+    pub static_choice: String,
+    pub candidates: Vec<Candidate>,
+    /// Time per candidate per round.
+    pub per_round_ns: u64,
+    /// Wall time of the whole calibration.
+    pub duration_ns: u64,
+}
+
+/// Times `candidates` (name, backend) for `per_round` each, `rounds` times interleaved, and
+/// picks the fastest median (the first listed on a tie). `static_choice` is recorded beside it.
+/// None when there is no candidate.
+pub fn calibrate(
+    candidates: &[(String, Arc<dyn Backend>)],
+    static_choice: &str,
+    per_round: Duration,
+    rounds: u32,
+) -> Option<AutoCalibration> {
+    if candidates.is_empty() {
+        return None;
+    }
+    let started = Instant::now();
+    // A synthetic header at a target no hash meets in practice: only the scan is timed.
+    let work = Work::new(
+        Header::synthetic(0xca1b),
+        Target::from_zero_bits(64).unwrap_or(Target::MAX),
+    );
+    let mut rates: Vec<Vec<f64>> = vec![Vec::new(); candidates.len()];
+    let mut hits = Vec::new();
+    let mut start: u64 = 0;
+    for _ in 0..rounds.max(1) {
+        for (i, (_, backend)) in candidates.iter().enumerate() {
+            let t0 = Instant::now();
+            let mut hashes = 0u64;
+            while t0.elapsed() < per_round {
+                let range = NonceRange::new((start % (1 << 32)) as u32, CHUNK)
+                    .unwrap_or_else(|_| NonceRange::full());
+                start = (start + CHUNK) % ((1 << 32) - CHUNK);
+                hits.clear();
+                hashes += backend.scan(&work, range, &mut hits);
+            }
+            rates[i].push(hashes as f64 / t0.elapsed().as_secs_f64().max(1e-9));
+        }
+    }
+    let candidates: Vec<Candidate> = candidates
+        .iter()
+        .zip(rates)
+        .map(|((name, _), rounds)| Candidate {
+            backend: name.clone(),
+            hashes_per_sec: crate::report::stats::median(&rounds).unwrap_or(0.0),
+            rounds,
+        })
+        .collect();
+    Some(AutoCalibration {
+        chosen: fastest(&candidates)?.to_string(),
+        static_choice: static_choice.to_string(),
+        per_round_ns: per_round.as_nanos() as u64,
+        duration_ns: started.elapsed().as_nanos() as u64,
+        candidates,
+    })
+}
+
+/// The candidate with the highest median rate; the first listed on a tie.
+pub fn fastest(candidates: &[Candidate]) -> Option<&str> {
+    candidates
+        .iter()
+        .fold(None::<&Candidate>, |best, c| match best {
+            Some(b) if b.hashes_per_sec >= c.hashes_per_sec => Some(b),
+            _ => Some(c),
+        })
+        .map(|c| c.backend.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cand(name: &str, rate: f64) -> Candidate {
+        Candidate {
+            backend: name.into(),
+            rounds: vec![rate],
+            hashes_per_sec: rate,
+        }
+    }
+
+    #[test]
+    fn the_fastest_median_wins_and_a_tie_keeps_the_static_order() {
+        let c = [cand("a", 10.0), cand("b", 30.0), cand("c", 20.0)];
+        assert_eq!(fastest(&c), Some("b"));
+        let tie = [cand("a", 10.0), cand("b", 10.0)];
+        assert_eq!(fastest(&tie), Some("a"));
+        assert_eq!(fastest(&[]), None);
+    }
+
+    #[test]
+    fn every_candidate_is_timed_in_every_round() {
+        let a: Arc<dyn Backend> = Arc::new(crate::pow::sha2_midstate::Sha2Midstate);
+        let b: Arc<dyn Backend> = Arc::new(crate::pow::reference::Reference);
+        let c = calibrate(
+            &[("sha2-midstate".into(), a), ("reference".into(), b)],
+            "sha2-midstate",
+            Duration::from_millis(5),
+            3,
+        )
+        .unwrap();
+        assert_eq!(c.static_choice, "sha2-midstate");
+        assert!(c.chosen == "sha2-midstate" || c.chosen == "reference");
+        assert_eq!(c.candidates.len(), 2);
+        for cand in &c.candidates {
+            assert_eq!(cand.rounds.len(), 3, "{cand:?}");
+            assert!(cand.rounds.iter().all(|&r| r > 0.0), "{cand:?}");
+            let m = crate::report::stats::median(&cand.rounds).unwrap();
+            assert_eq!(cand.hashes_per_sec, m);
+        }
+        assert!(calibrate(&[], "x", Duration::from_millis(1), 1).is_none());
+    }
+}
