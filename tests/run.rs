@@ -625,7 +625,17 @@ fn auto_is_the_fastest_backend_measured_here_unless_told_otherwise() {
                 .total_cmp(&b["hashes_per_sec"].as_f64().unwrap())
         })
         .unwrap();
-    assert_eq!(cal["chosen"], best["backend"]);
+    // ... unless the static choice is within 5 % of it (a choice that flips renames cases).
+    let rate_of = |name: &Value| {
+        cands
+            .iter()
+            .find(|c| &c["backend"] == name)
+            .map(|c| c["hashes_per_sec"].as_f64().unwrap())
+    };
+    let best_rate = best["hashes_per_sec"].as_f64().unwrap();
+    let kept_static = cal["chosen"] == cal["static_choice"]
+        && rate_of(&cal["static_choice"]).is_some_and(|s| best_rate <= s * 1.05);
+    assert!(cal["chosen"] == best["backend"] || kept_static, "{cal}");
     assert_eq!(r["cases"][0]["backend"], cal["chosen"]);
     assert!(cands.iter().all(|c| c["backend"] != "reference"));
     assert!(cands

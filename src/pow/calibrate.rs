@@ -85,12 +85,35 @@ pub fn calibrate(
         })
         .collect();
     Some(AutoCalibration {
-        chosen: fastest(&candidates)?.to_string(),
+        chosen: choose(&candidates, static_choice)?.to_string(),
         static_choice: static_choice.to_string(),
         per_round_ns: per_round.as_nanos() as u64,
         duration_ns: started.elapsed().as_nanos() as u64,
         candidates,
     })
+}
+
+/// How much faster than the static choice another backend must be to replace it: below this,
+/// the difference is within the noise of these shared machines, and a choice that flips between
+/// runs would rename cases (`compare` pairs cases by id).
+pub const MARGIN: f64 = 0.05;
+
+/// The fastest candidate, unless the static choice is within [`MARGIN`] of it.
+pub fn choose<'a>(candidates: &'a [Candidate], static_choice: &str) -> Option<&'a str> {
+    let best = fastest(candidates)?;
+    let rate = |name: &str| {
+        candidates
+            .iter()
+            .find(|c| c.backend == name)
+            .map(|c| c.hashes_per_sec)
+    };
+    match (rate(best), rate(static_choice)) {
+        (Some(b), Some(s)) if b <= s * (1.0 + MARGIN) => candidates
+            .iter()
+            .find(|c| c.backend == static_choice)
+            .map(|c| c.backend.as_str()),
+        _ => Some(best),
+    }
 }
 
 /// The candidate with the highest median rate; the first listed on a tie.
@@ -123,6 +146,16 @@ mod tests {
         let tie = [cand("a", 10.0), cand("b", 10.0)];
         assert_eq!(fastest(&tie), Some("a"));
         assert_eq!(fastest(&[]), None);
+    }
+
+    #[test]
+    fn the_static_choice_stays_unless_beaten_by_more_than_the_margin() {
+        let c = [cand("a", 100.0), cand("b", 104.0), cand("c", 90.0)];
+        assert_eq!(choose(&c, "a"), Some("a"), "4 % is noise");
+        let c = [cand("a", 100.0), cand("b", 106.0)];
+        assert_eq!(choose(&c, "a"), Some("b"));
+        // A static choice that is not a candidate (unavailable) does not hold anything back.
+        assert_eq!(choose(&c, "zzz"), Some("b"));
     }
 
     #[test]
