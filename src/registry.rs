@@ -323,13 +323,37 @@ impl Registry {
         per_round: std::time::Duration,
         rounds: u32,
     ) -> Option<pow::calibrate::AutoCalibration> {
-        let candidates: Vec<(String, Arc<dyn Backend>)> = self
-            .backends
-            .iter()
-            .filter(|b| b.builtin.is_some_and(|k| k != BackendKind::Reference))
-            .filter_map(|b| Some((b.name.clone(), self.backend(&b.name).ok()?)))
-            .collect();
+        let mut candidates = Vec::new();
+        for b in &self.backends {
+            let Some(kind) = b.builtin.filter(|&k| k != BackendKind::Reference) else {
+                continue;
+            };
+            if self.backend_availability(&b.name) != Ok(Availability::Available) {
+                continue;
+            }
+            for (tuning, imp) in kind.tunings().unwrap_or_default() {
+                candidates.push(pow::calibrate::Entry {
+                    backend: b.name.clone(),
+                    tuning,
+                    imp: Arc::from(imp),
+                });
+            }
+        }
         pow::calibrate::calibrate(&candidates, &self.auto_backend(), per_round, rounds)
+    }
+
+    /// Makes the tunings a calibration chose apply to every backend made from now on.
+    pub fn apply_tunings(&self, tunings: &std::collections::BTreeMap<String, String>) {
+        for (name, tuning) in tunings {
+            if let Some(kind) = self
+                .backends
+                .iter()
+                .find(|b| &b.name == name)
+                .and_then(|b| b.builtin)
+            {
+                kind.apply_tuning(tuning);
+            }
+        }
     }
 
     /// Scheduler `name`, or an error listing the registered ones.

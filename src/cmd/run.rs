@@ -94,14 +94,21 @@ pub fn run(args: &RunArgs, registry: &Registry) -> Result<u8> {
     let auto_calibration = if uses_auto && !args.no_auto_calibration {
         let c = registry.calibrate_auto(AUTO_CALIBRATION_ROUND, AUTO_CALIBRATION_ROUNDS);
         if let Some(c) = &c {
+            registry.apply_tunings(&c.tuning);
             let list: Vec<String> = c
                 .candidates
                 .iter()
-                .map(|k| format!("{} {:.1}", k.backend, k.hashes_per_sec / 1e6))
+                .map(|k| match &k.tuning {
+                    Some(t) => format!("{} ({t}) {:.1}", k.backend, k.hashes_per_sec / 1e6),
+                    None => format!("{} {:.1}", k.backend, k.hashes_per_sec / 1e6),
+                })
                 .collect();
             crate::note!(
-                "auto: {} (one thread, MH/s: {}; {:.0} ms)",
+                "auto: {}{} (one thread, MH/s: {}; {:.0} ms)",
                 c.chosen,
+                c.tuning
+                    .get(&c.chosen)
+                    .map_or(String::new(), |t| format!(" ({t})")),
                 list.join(", "),
                 c.duration_ns as f64 / 1e6
             );

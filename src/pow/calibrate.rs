@@ -16,10 +16,20 @@ use super::{Backend, Header, NonceRange, Target, Work};
 /// Nonces per timed call: short enough that a round ends close to its budget.
 const CHUNK: u64 = 1 << 15;
 
+/// A backend to time, with the tuning it was made with (`None`: it has no knob).
+pub struct Entry {
+    pub backend: String,
+    pub tuning: Option<String>,
+    pub imp: Arc<dyn Backend>,
+}
+
 /// One candidate's measurement.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Candidate {
     pub backend: String,
+    /// The tuning it ran with (`groups=3`…); absent for backends without a knob.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tuning: Option<String>,
     /// Hashes per second on one thread in each round.
     pub rounds: Vec<f64>,
     /// Their median.
@@ -34,17 +44,21 @@ pub struct AutoCalibration {
     /// What the static order would have chosen.
     pub static_choice: String,
     pub candidates: Vec<Candidate>,
+    /// Per backend with a knob, the tuning chosen (the first listed, its default, unless another
+    /// beats it by more than [`MARGIN`]): every instance made in this run gets it.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub tuning: std::collections::BTreeMap<String, String>,
     /// Time per candidate per round.
     pub per_round_ns: u64,
     /// Wall time of the whole calibration.
     pub duration_ns: u64,
 }
 
-/// Times `candidates` (name, backend) for `per_round` each, `rounds` times interleaved, and
-/// picks the fastest median (the first listed on a tie). `static_choice` is recorded beside it.
-/// None when there is no candidate.
+/// Times `candidates` for `per_round` each, `rounds` times interleaved; per backend keeps the
+/// best tuning (see [`AutoCalibration::tuning`]), then picks the fastest backend (see
+/// [`choose`]). None when there is no candidate.
 pub fn calibrate(
-    candidates: &[(String, Arc<dyn Backend>)],
+    candidates: &[Entry],
     static_choice: &str,
     per_round: Duration,
     rounds: u32,
@@ -62,7 +76,7 @@ pub fn calibrate(
     let mut hits = Vec::new();
     let mut start: u64 = 0;
     for _ in 0..rounds.max(1) {
-        for (i, (_, backend)) in candidates.iter().enumerate() {
+        for (i, Entry { imp: backend, .. }) in candidates.iter().enumerate() {
             let t0 = Instant::now();
             let mut hashes = 0u64;
             while t0.elapsed() < per_round {
@@ -78,14 +92,17 @@ pub fn calibrate(
     let candidates: Vec<Candidate> = candidates
         .iter()
         .zip(rates)
-        .map(|((name, _), rounds)| Candidate {
-            backend: name.clone(),
+        .map(|(e, rounds)| Candidate {
+            backend: e.backend.clone(),
+            tuning: e.tuning.clone(),
             hashes_per_sec: crate::report::stats::median(&rounds).unwrap_or(0.0),
             rounds,
         })
         .collect();
+    let (per_backend, tuning) = best_tunings(&candidates);
     Some(AutoCalibration {
-        chosen: choose(&candidates, static_choice)?.to_string(),
+        chosen: choose(&per_backend, static_choice)?.to_string(),
+        tuning,
         static_choice: static_choice.to_string(),
         per_round_ns: per_round.as_nanos() as u64,
         duration_ns: started.elapsed().as_nanos() as u64,
@@ -116,6 +133,41 @@ pub fn choose<'a>(candidates: &'a [Candidate], static_choice: &str) -> Option<&'
     }
 }
 
+/// One candidate per backend — its best tuning: the first listed (its default) unless another
+/// beats it by more than [`MARGIN`] — and the tunings chosen, for backends that have a knob.
+pub fn best_tunings(
+    candidates: &[Candidate],
+) -> (Vec<Candidate>, std::collections::BTreeMap<String, String>) {
+    let mut per_backend: Vec<Candidate> = Vec::new();
+    let mut tuning = std::collections::BTreeMap::new();
+    for c in candidates {
+        if per_backend.iter().any(|p| p.backend == c.backend) {
+            continue;
+        }
+        let variants: Vec<Candidate> = candidates
+            .iter()
+            .filter(|v| v.backend == c.backend)
+            .map(|v| Candidate {
+                backend: v.tuning.clone().unwrap_or_default(),
+                ..v.clone()
+            })
+            .collect();
+        let default = variants[0].backend.clone();
+        let pick = choose(&variants, &default).unwrap_or(&default).to_string();
+        let Some(best) = candidates
+            .iter()
+            .find(|v| v.backend == c.backend && v.tuning.clone().unwrap_or_default() == pick)
+        else {
+            continue;
+        };
+        if let Some(t) = &best.tuning {
+            tuning.insert(c.backend.clone(), t.clone());
+        }
+        per_backend.push(best.clone());
+    }
+    (per_backend, tuning)
+}
+
 /// The candidate with the highest median rate; the first listed on a tie.
 pub fn fastest(candidates: &[Candidate]) -> Option<&str> {
     candidates
@@ -134,6 +186,7 @@ mod tests {
     fn cand(name: &str, rate: f64) -> Candidate {
         Candidate {
             backend: name.into(),
+            tuning: None,
             rounds: vec![rate],
             hashes_per_sec: rate,
         }
@@ -146,6 +199,28 @@ mod tests {
         let tie = [cand("a", 10.0), cand("b", 10.0)];
         assert_eq!(fastest(&tie), Some("a"));
         assert_eq!(fastest(&[]), None);
+    }
+
+    #[test]
+    fn each_backend_keeps_its_best_tuning_and_competes_with_it() {
+        let tuned = |t: &str, rate| Candidate {
+            tuning: Some(t.into()),
+            ..cand("x", rate)
+        };
+        let c = [
+            tuned("g=3", 100.0),
+            tuned("g=2", 103.0), // within the margin of the default: g=3 stays
+            tuned("g=1", 50.0),
+            cand("y", 101.0),
+        ];
+        let (per, tuning) = best_tunings(&c);
+        assert_eq!(tuning.get("x").map(String::as_str), Some("g=3"));
+        assert_eq!(per.len(), 2);
+        assert_eq!(per[0].hashes_per_sec, 100.0);
+        let c = [tuned("g=3", 100.0), tuned("g=2", 120.0)];
+        let (per, tuning) = best_tunings(&c);
+        assert_eq!(tuning.get("x").map(String::as_str), Some("g=2"));
+        assert_eq!(per[0].hashes_per_sec, 120.0);
     }
 
     #[test]
@@ -162,8 +237,13 @@ mod tests {
     fn every_candidate_is_timed_in_every_round() {
         let a: Arc<dyn Backend> = Arc::new(crate::pow::sha2_midstate::Sha2Midstate);
         let b: Arc<dyn Backend> = Arc::new(crate::pow::reference::Reference);
+        let entry = |name: &str, imp| Entry {
+            backend: name.into(),
+            tuning: None,
+            imp,
+        };
         let c = calibrate(
-            &[("sha2-midstate".into(), a), ("reference".into(), b)],
+            &[entry("sha2-midstate", a), entry("reference", b)],
             "sha2-midstate",
             Duration::from_millis(5),
             3,

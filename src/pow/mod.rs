@@ -331,6 +331,52 @@ impl BackendKind {
     }
 }
 
+/// A backend made with a named tuning (`None`: the backend has no knob).
+pub type Tuned = (Option<String>, Box<dyn Backend>);
+
+impl BackendKind {
+    /// The instances `auto`'s calibration times: one per tuning for a backend with a knob (the
+    /// current default first), else the plain instance with no tuning.
+    pub fn tunings(self) -> Result<Vec<Tuned>, BackendError> {
+        let plain = self.instantiate()?;
+        #[cfg(target_arch = "x86_64")]
+        if self == BackendKind::Avx512 {
+            let current = avx512::default_groups();
+            let order = std::iter::once(current).chain(
+                avx512::GROUP_CHOICES
+                    .iter()
+                    .rev()
+                    .copied()
+                    .filter(move |&g| g != current),
+            );
+            return Ok(order
+                .map(|g| {
+                    // SAFETY: instantiate() above succeeded, so availability() found avx512f.
+                    let b = unsafe { avx512::Avx512::new_unchecked() }.with_groups(g);
+                    (Some(format!("groups={g}")), Box::new(b) as Box<dyn Backend>)
+                })
+                .collect());
+        }
+        Ok(vec![(None, plain)])
+    }
+
+    /// Makes every instance of this kind made from now on use `tuning` (as `tunings` names
+    /// it); false when the kind has no such tuning.
+    pub fn apply_tuning(self, tuning: &str) -> bool {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            BackendKind::Avx512 => match tuning.strip_prefix("groups=").map(str::parse) {
+                Some(Ok(g)) if avx512::GROUP_CHOICES.contains(&g) => {
+                    avx512::set_default_groups(g);
+                    true
+                }
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+}
+
 impl fmt::Display for BackendKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
