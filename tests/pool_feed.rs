@@ -236,3 +236,94 @@ fn pool_flags_and_keys_are_checked_before_anything_runs() {
         .stdout(predicate::str::contains("/pool"))
         .stdout(predicate::str::contains("/zb").not());
 }
+
+/// A pool that closes the first connection mid-case and serves the reconnect: the case goes on
+/// with the new connection's jobs and says it reconnected.
+#[test]
+fn a_pool_that_drops_the_connection_mid_case_is_reconnected_and_the_case_completes() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::TcpListener;
+
+    use minebench::stratum::job::JobMaker;
+
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("stratum+tcp://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for (i, stream) in listener.incoming().enumerate() {
+            let Ok(stream) = stream else { return };
+            std::thread::spawn(move || {
+                let mut w = stream.try_clone().unwrap();
+                let mut r = BufReader::new(stream);
+                let mut send = |v: Value| {
+                    let _ = w.write_all(format!("{v}\n").as_bytes());
+                };
+                let mut jobs = JobMaker::new(i as u64 + 7, 2, 8, 0x6600_0000);
+                let mut line = String::new();
+                let opened = std::time::Instant::now();
+                let mut sent_job = false;
+                loop {
+                    line.clear();
+                    if r.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let Ok(req) = serde_json::from_str::<Value>(&line) else {
+                        return;
+                    };
+                    let result = match req["method"].as_str() {
+                        Some("mining.configure") => serde_json::json!({"version-rolling": false}),
+                        Some("mining.subscribe") => {
+                            serde_json::json!([[], format!("{:08x}", 0x5000_0000u32 + i as u32), 4])
+                        }
+                        // Every share is taken: this pool tests reconnection, not validation.
+                        _ => serde_json::json!(true),
+                    };
+                    send(serde_json::json!({"id": req["id"], "result": result, "error": null}));
+                    if req["method"] == "mining.authorize" && !sent_job {
+                        sent_job = true;
+                        send(
+                            serde_json::json!({"id": null, "method": "mining.set_difficulty", "params": [1.0 / 256.0]}),
+                        );
+                        let params = jobs.next(true).notify_params();
+                        send(
+                            serde_json::json!({"id": null, "method": "mining.notify", "params": params}),
+                        );
+                    }
+                    // The first connection dies 700 ms in (at its next share).
+                    if i == 0 && opened.elapsed() > Duration::from_millis(700) {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let scenario = tmp.path().join("drop.toml");
+    std::fs::write(
+        &scenario,
+        SCENARIO
+            .replace(
+                "scheduler = [\"atomic\", \"channel\"]",
+                "scheduler = [\"atomic\"]",
+            )
+            .replace("samples = 3", "samples = 8"),
+    )
+    .unwrap();
+    minebench()
+        .arg("run")
+        .arg(&scenario)
+        .args(["--no-profile", "--pool", &url, "--out"])
+        .arg(&out)
+        .assert()
+        .success();
+    let r = report(&out);
+    let cases = r["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 1, "{}", r["failed"]);
+    let p = &cases[0]["pool_client"];
+    assert_eq!(p["reconnects"], 1, "{p}");
+    assert!(
+        p["jobs"].as_u64().unwrap() >= 1,
+        "the new connection's job: {p}"
+    );
+    assert!(p["accepted"].as_u64().unwrap() > 0, "{p}");
+}
