@@ -28,13 +28,7 @@ if [[ ! -x "$BIN" ]]; then
 fi
 BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
 
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-  echo "check-stratum-feed-interop: installing nodejs and npm" >&2
-  (apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null) ||
-    (sleep 10 && apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null)
-fi
-
-(cd scripts/stratum-interop && npm ci --no-audit --no-fund --loglevel=error)
+scripts/stratum-interop/setup.sh check-stratum-feed-interop
 T_START=$(date +%s.%N) # the check itself, after npm ci
 
 OUT=$(mktemp -d "${TMPDIR:-/tmp}/stratum-feed-interop.XXXXXX")

@@ -19,13 +19,7 @@ if [[ ! -x "$BIN" ]]; then
 fi
 BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
 
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-  echo "check-stratum-interop: installing nodejs and npm" >&2
-  (apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null) ||
-    (sleep 10 && apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null)
-fi
-
-(cd scripts/stratum-interop && npm ci --no-audit --no-fund --loglevel=error)
+scripts/stratum-interop/setup.sh check-stratum-interop
 
 OUT=$(mktemp -d "${TMPDIR:-/tmp}/stratum-interop.XXXXXX")
 POOL_PID=

@@ -3,10 +3,13 @@
 //! backend; miners that fail, never subscribe, or are left behind by Ctrl-C, SIGKILL or a
 //! panic of minebench (none may survive).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::free_port;
 use minebench::report::compare::parse_report;
 use minebench::report::Report;
 
@@ -323,13 +326,6 @@ fn ctrl_c_sigkill_and_a_panic_leave_no_miner_behind() {
 }
 
 /// A free loopback port (bound and released; good enough for a test).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 #[test]
 fn the_standalone_pool_reports_a_case_per_connection() {

@@ -9,19 +9,11 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::minebench;
+use common::{free_port, minebench};
 use predicates::prelude::*;
 
 fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_minebench"))
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// GET `path` from 127.0.0.1:`port`: (status line, body), None while nothing listens.

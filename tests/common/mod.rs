@@ -47,3 +47,12 @@ pub fn available_backends() -> Vec<String> {
         .map(|b| b["name"].as_str().expect("name").to_string())
         .collect()
 }
+
+/// A loopback port free a moment ago (another process may take it before it is used).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
