@@ -1049,7 +1049,9 @@ fn run_case(case: &Case, ctx: &CaseContext<'_>) -> Result<CaseResult, RunError> 
     let drained_from = hits.len();
     hits.extend(session.drain_hits());
     jobs.publish(&session, hits.len() - drained_from, true);
-    let outcome = session.finish().map_err(sched_err)?;
+    let mut outcome = session.finish().map_err(sched_err)?;
+    // The last batches' hits (after the case's windows: no share count changes).
+    hits.append(&mut outcome.late_hits);
     verify_new(&hits, &mut verified, &case.backend).map_err(backend_err)?;
     let case_wall = case_started.elapsed();
     let pool_client = match ctx.feed {

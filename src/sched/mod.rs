@@ -163,6 +163,10 @@ pub struct SessionOutcome {
     pub stale_hashes: u64,
     /// Times the session exhausted a nonce space and rolled to a fresh header (not job switches).
     pub rolls: u64,
+    /// Hits published after the last [`Session::drain_hits`]: those of the last batches, and
+    /// any a scheduler published late (`channel`'s dispatcher publishes as it gets to the
+    /// results). With [`SchedConfig::defer_verification`] the caller still re-checks them.
+    pub late_hits: Vec<FoundHit>,
 }
 
 /// One job switch: how fast the workers followed it and what it cost.
@@ -439,6 +443,7 @@ impl Session {
             job_switches,
             stale_hashes,
             rolls: shared.board.rolls(),
+            late_hits: shared.take_hits(),
         })
     }
 }

@@ -249,6 +249,9 @@ fn sessions_roll_to_a_fresh_header_and_cover_each_rolled_space() {
             session.hashes() > 10 * space.len()
         });
         let outcome = session.finish().unwrap_or_else(|e| panic!("{kind}: {e}"));
+        // `channel` publishes results as its dispatcher gets to them: on a loaded machine some
+        // come only at the end.
+        hits.extend(outcome.late_hits.iter().cloned());
         let total: u64 = outcome.workers.iter().map(|w| w.hashes).sum();
         // No epoch hashes more than its space, so the session must have rolled this often.
         assert!(
