@@ -625,10 +625,15 @@ impl JobClock<'_> {
     /// Brings the expected share count up to the hashes done now, at the session's current
     /// target (a switch between two wake-ups costs at most one wake-up's hashes of accuracy).
     fn account(&mut self, session: &Session) {
+        self.account_to(session, session.hashes());
+    }
+
+    /// [`JobClock::account`] up to `now`, a hash count just read (a sample's ends use their own
+    /// reading, so the window's expected shares cover exactly its hashes).
+    fn account_to(&mut self, session: &Session, now: u64) {
         let Some(p) = self.pool.as_mut() else {
             return;
         };
-        let now = session.hashes();
         let p_hit = session.current_target().hit_probability();
         p.expected += now.saturating_sub(p.counted) as f64 * p_hit;
         p.counted = now;
@@ -753,8 +758,9 @@ fn workers_cpu_ns(tids: &[i32]) -> Option<u64> {
     tids.iter().map(|&t| thread_cpu_time_ns(t)).sum()
 }
 
-/// One sample window: `(hashes, elapsed, start, end)`; None when a worker failed or the run was
-/// interrupted (`stop`) before the window closed: a cut-short sample is dropped, never kept.
+/// One sample window: `(sample, start, end, shares expected in it at the pool's targets)`;
+/// None when a worker failed or the run was interrupted (`stop`) before the window closed: a
+/// cut-short sample is dropped, never kept.
 fn sample(
     session: &Session,
     tids: &[i32],
@@ -762,9 +768,11 @@ fn sample(
     jobs: &mut JobClock,
     hits: &mut Vec<FoundHit>,
     stop: &AtomicBool,
-) -> Option<(Sample, Instant, Instant)> {
+) -> Option<(Sample, Instant, Instant, f64)> {
     let cpu0 = workers_cpu_ns(tids);
     let h0 = session.hashes();
+    jobs.account_to(session, h0);
+    let e0 = jobs.expected();
     let t0 = Instant::now();
     let until = match *spec {
         SampleSpec::DurationNs(ns) => Until::Deadline(t0 + Duration::from_nanos(ns)),
@@ -774,6 +782,8 @@ fn sample(
         return None;
     }
     let h1 = session.hashes();
+    jobs.account_to(session, h1);
+    let window_expected = jobs.expected() - e0;
     let t1 = Instant::now();
     let cpu1 = workers_cpu_ns(tids);
     let s = Sample {
@@ -781,7 +791,7 @@ fn sample(
         elapsed_ns: (t1 - t0).as_nanos().max(1) as u64,
         cpu_ns: cpu0.zip(cpu1).map(|(a, b)| b.saturating_sub(a)),
     };
-    Some((s, t0, t1))
+    Some((s, t0, t1, window_expected))
 }
 
 type CaseResult = Option<(
@@ -958,8 +968,6 @@ fn run_case(case: &Case, ctx: &CaseContext<'_>) -> Result<CaseResult, RunError> 
         if !ok || ctx.stop.load(Ordering::SeqCst) {
             break;
         }
-        jobs.account(&session);
-        let e0 = jobs.expected();
         let sampled = sample(
             &session,
             &tids,
@@ -968,12 +976,10 @@ fn run_case(case: &Case, ctx: &CaseContext<'_>) -> Result<CaseResult, RunError> 
             &mut hits,
             ctx.stop,
         );
-        jobs.account(&session);
-        let window_expected = jobs.expected() - e0;
         // Between samples, off the clock: the window's hits re-hashed by the reference.
         verify_new(&hits, &mut verified, &case.backend).map_err(backend_err)?;
         match sampled {
-            Some((s, t0, t1)) => {
+            Some((s, t0, t1, window_expected)) => {
                 expected_shares += window_expected;
                 samples.push(s);
                 windows.push((t0, t1));
@@ -1019,7 +1025,7 @@ fn run_case(case: &Case, ctx: &CaseContext<'_>) -> Result<CaseResult, RunError> 
                     p.finish().map_err(profile_err)?;
                 }
                 verify_new(&scratch, &mut scratch_verified, &case.backend).map_err(backend_err)?;
-                if let Some((s, _, _)) = sampled {
+                if let Some((s, _, _, _)) = sampled {
                     let rates = if profiled { &mut on } else { &mut off };
                     rates.push(s.hashes_per_sec());
                 }
