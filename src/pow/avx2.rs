@@ -138,13 +138,15 @@ mod lanes {
         }
         let advance = _mm256_set1_epi32(step.wrapping_mul(LANES as u32) as i32);
         let top = _mm256_set1_epi32(top as i32);
+        let mut w = [splat(0); 64];
+        let mut v = [splat(0); 64];
         let mut i = 0u64;
         while i < len {
             let mut x = nonces;
             for x in x.iter_mut() {
                 *x = bswap(*x);
             }
-            let h7 = sha256d_h7!(pre, V(x));
+            let h7 = sha256d_h7!(pre, V(x), &mut w, &mut v);
             let mut mask = 0u64;
             for (g, h) in h7.0.iter().enumerate() {
                 // Unsigned h <= top  ⇔  max(h, top) == top (AVX2 compares only signed).
