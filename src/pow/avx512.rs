@@ -115,7 +115,7 @@ mod tests {
 /// The lane operations the kernel macro calls, on `G` independent `__m512i` (16 × u32
 /// each). Each is a safe `#[target_feature]` function: callable without `unsafe` from `scan`,
 /// which has the same feature, and inlined into it.
-pub(crate) mod lanes {
+mod lanes {
     use std::arch::x86_64::*;
 
     use crate::pow::precompute::{sha256d_h7, Precomputed};
@@ -130,7 +130,7 @@ pub(crate) mod lanes {
 
     /// `G` × 16 lanes, each operation applied to every group in turn.
     #[derive(Clone, Copy)]
-    pub(crate) struct V<const G: usize>(pub(crate) [__m512i; G]);
+    struct V<const G: usize>([__m512i; G]);
 
     macro_rules! each {
         (|$($x:ident),+| $body:expr) => {{
@@ -145,12 +145,12 @@ pub(crate) mod lanes {
 
     #[target_feature(enable = "avx512f")]
     #[inline]
-    pub(crate) fn splat<const G: usize>(x: u32) -> V<G> {
+    fn splat<const G: usize>(x: u32) -> V<G> {
         V([_mm512_set1_epi32(x as i32); G])
     }
     #[target_feature(enable = "avx512f")]
     #[inline]
-    pub(crate) fn add<const G: usize>(a: V<G>, b: V<G>) -> V<G> {
+    fn add<const G: usize>(a: V<G>, b: V<G>) -> V<G> {
         each!(|a, b| _mm512_add_epi32(a, b))
     }
     /// Three rotates XORed together in one `vpternlogd` (truth table 0x96 = a ^ b ^ c).
@@ -165,41 +165,41 @@ pub(crate) mod lanes {
     }
     #[target_feature(enable = "avx512f")]
     #[inline]
-    pub(crate) fn bsig0<const G: usize>(x: V<G>) -> V<G> {
+    fn bsig0<const G: usize>(x: V<G>) -> V<G> {
         each!(|x| sigma!(x, 2, 13, _mm512_ror_epi32::<22>(x)))
     }
     #[target_feature(enable = "avx512f")]
     #[inline]
-    pub(crate) fn bsig1<const G: usize>(x: V<G>) -> V<G> {
+    fn bsig1<const G: usize>(x: V<G>) -> V<G> {
         each!(|x| sigma!(x, 6, 11, _mm512_ror_epi32::<25>(x)))
     }
     #[target_feature(enable = "avx512f")]
     #[inline]
-    pub(crate) fn ssig0<const G: usize>(x: V<G>) -> V<G> {
+    fn ssig0<const G: usize>(x: V<G>) -> V<G> {
         each!(|x| sigma!(x, 7, 18, _mm512_srli_epi32::<3>(x)))
     }
     #[target_feature(enable = "avx512f")]
     #[inline]
-    pub(crate) fn ssig1<const G: usize>(x: V<G>) -> V<G> {
+    fn ssig1<const G: usize>(x: V<G>) -> V<G> {
         each!(|x| sigma!(x, 17, 19, _mm512_srli_epi32::<10>(x)))
     }
     /// `e ? f : g` (truth table 0xca).
     #[target_feature(enable = "avx512f")]
     #[inline]
-    pub(crate) fn ch<const G: usize>(e: V<G>, f: V<G>, g: V<G>) -> V<G> {
+    fn ch<const G: usize>(e: V<G>, f: V<G>, g: V<G>) -> V<G> {
         each!(|e, f, g| _mm512_ternarylogic_epi32::<0xca>(e, f, g))
     }
     /// Majority of three (truth table 0xe8).
     #[target_feature(enable = "avx512f")]
     #[inline]
-    pub(crate) fn maj<const G: usize>(a: V<G>, b: V<G>, c: V<G>) -> V<G> {
+    fn maj<const G: usize>(a: V<G>, b: V<G>, c: V<G>) -> V<G> {
         each!(|a, b, c| _mm512_ternarylogic_epi32::<0xe8>(a, b, c))
     }
     /// Byte swap of each lane with AVX-512F alone (no `vpshufb`, which needs AVX-512BW): bytes
     /// 3 and 1 come from a rotate by 8, bytes 2 and 0 from a rotate by 24.
     #[target_feature(enable = "avx512f")]
     #[inline]
-    pub(crate) fn bswap(x: __m512i) -> __m512i {
+    fn bswap(x: __m512i) -> __m512i {
         _mm512_ternarylogic_epi32::<0xca>(
             _mm512_set1_epi32(0xff00_ff00u32 as i32),
             _mm512_ror_epi32::<8>(x),
@@ -209,7 +209,7 @@ pub(crate) mod lanes {
 
     /// Appends to `out` every nonce of `range` whose hash's top 32 bits are `<= top`.
     #[target_feature(enable = "avx512f")]
-    pub(crate) fn scan<const G: usize>(
+    pub(super) fn scan<const G: usize>(
         pre: &Precomputed,
         range: NonceRange,
         top: u32,

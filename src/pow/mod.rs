@@ -16,8 +16,6 @@ pub mod calibrate;
 pub mod crosscheck;
 pub mod header;
 #[cfg(target_arch = "x86_64")]
-pub mod hybrid;
-#[cfg(target_arch = "x86_64")]
 pub(crate) mod precompute;
 pub mod reference;
 pub mod sha2_midstate;
@@ -171,7 +169,6 @@ pub trait Backend: Send + Sync {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum BackendKind {
-    HybridAvx512,
     Avx512,
     ShaNi,
     Avx2,
@@ -215,7 +212,6 @@ pub const DISABLE_ENV: &str = "MINEBENCH_DISABLE";
 impl BackendKind {
     /// Every backend, fastest expected first.
     pub const ALL: &'static [BackendKind] = &[
-        BackendKind::HybridAvx512,
         BackendKind::Avx512,
         BackendKind::ShaNi,
         BackendKind::Avx2,
@@ -233,7 +229,6 @@ impl BackendKind {
             BackendKind::ShaNi => "sha-ni",
             BackendKind::Avx2 => "avx2",
             BackendKind::Avx512 => "avx512",
-            BackendKind::HybridAvx512 => "hybrid-avx512",
         }
     }
 
@@ -261,10 +256,9 @@ impl BackendKind {
             BackendKind::Reference | BackendKind::Sha2 | BackendKind::Sha2Midstate => {
                 Availability::Available
             }
-            BackendKind::ShaNi
-            | BackendKind::Avx2
-            | BackendKind::Avx512
-            | BackendKind::HybridAvx512 => cpu_availability(self.required_cpu_features()),
+            BackendKind::ShaNi | BackendKind::Avx2 | BackendKind::Avx512 => {
+                cpu_availability(self.required_cpu_features())
+            }
         }
     }
 
@@ -276,7 +270,6 @@ impl BackendKind {
             BackendKind::ShaNi => &["sha", "ssse3", "sse4.1"],
             BackendKind::Avx2 => &["avx2"],
             BackendKind::Avx512 => &["avx512f"],
-            BackendKind::HybridAvx512 => &["avx512f", "sha", "ssse3", "sse4.1"],
         }
     }
 
@@ -327,14 +320,8 @@ impl BackendKind {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: availability() checked avx512f (see above).
             BackendKind::Avx512 => Box::new(unsafe { avx512::Avx512::new_unchecked() }),
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: availability() checked avx512f, sha, ssse3 and sse4.1 (see above).
-            BackendKind::HybridAvx512 => Box::new(unsafe { hybrid::Hybrid::new_unchecked() }),
             #[cfg(not(target_arch = "x86_64"))]
-            BackendKind::ShaNi
-            | BackendKind::Avx2
-            | BackendKind::Avx512
-            | BackendKind::HybridAvx512 => {
+            BackendKind::ShaNi | BackendKind::Avx2 | BackendKind::Avx512 => {
                 return Err(BackendError::Unavailable {
                     name: self.name().to_string(),
                     reason: NOT_X86_64.to_string(),
@@ -370,27 +357,6 @@ impl BackendKind {
                 })
                 .collect());
         }
-        #[cfg(target_arch = "x86_64")]
-        if self == BackendKind::HybridAvx512 {
-            let current = hybrid::default_tuning();
-            let order = std::iter::once(current).chain(
-                hybrid::TUNING_CHOICES
-                    .iter()
-                    .copied()
-                    .filter(move |&t| t != current),
-            );
-            return Ok(order
-                .map(|t| {
-                    // SAFETY: instantiate() above succeeded, so availability() found every
-                    // feature the hybrid backend needs.
-                    let b = unsafe { hybrid::Hybrid::new_unchecked() }.with_tuning(t);
-                    (
-                        Some(hybrid::tuning_name(t)),
-                        Box::new(b) as Box<dyn Backend>,
-                    )
-                })
-                .collect());
-        }
         Ok(vec![(None, plain)])
     }
 
@@ -406,8 +372,6 @@ impl BackendKind {
                 }
                 _ => false,
             },
-            #[cfg(target_arch = "x86_64")]
-            BackendKind::HybridAvx512 => hybrid::set_default_tuning(tuning),
             _ => false,
         }
     }

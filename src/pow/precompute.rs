@@ -221,20 +221,14 @@ pub(crate) fn is_candidate(h7: u32, top: u32) -> bool {
 /// module's operations can be safe `#[target_feature]` functions that inline into a
 /// `#[target_feature]` caller — no `unsafe` inside the kernel.
 ///
-/// `$wbuf` and `$vbuf` are `&mut [V; 64]`, the two message schedules, owned by the caller so that they
-/// are zeroed once per batch rather than once per step: zeroing two 64-word arrays of lanes is a
-/// `memset` of 8 KiB per 16-lane group, which took 11.6 % of the `avx512` backend's time on Zen 4
-/// (perf, cpu-clock). Pass them zeroed; the kernel writes every word it reads except the padding
-/// words that stay zero (hash 1's 5..=14, hash 2's 9..=14), and never writes those.
+/// `$wbuf` and `$vbuf` are `&mut [V; 64]`, the two message schedules, owned by the caller so
+/// that they are zeroed once per batch rather than once per step: zeroing two 64-word arrays of
+/// lanes is a `memset` of 8 KiB per 16-lane group, which took 11.6 % of the `avx512` backend's
+/// time on Zen 4 (perf, cpu-clock). Pass them zeroed; the kernel writes every word it reads
+/// except the padding words that stay zero (hash 1's 5..=14, hash 2's 9..=14), and never
+/// writes those.
 macro_rules! sha256d_h7 {
-    ($pre:expr, $x:expr, $wbuf:expr, $vbuf:expr) => {
-        $crate::pow::precompute::sha256d_h7!($pre, $x, $wbuf, $vbuf, looped, |_hash, _round| ())
-    };
-    // `$blocks`: `looped` runs the 8-round blocks as a loop, `unrolled` writes them out (so
-    // that each round's number is a constant where `$hook` runs). `$hook` runs after each round
-    // of both hashes with `$hook_hash` = 1 or 2 and `$hook_round` = that round's number.
-    ($pre:expr, $x:expr, $wbuf:expr, $vbuf:expr, $blocks:ident,
-     |$hook_hash:ident, $hook_round:ident| $hook:expr) => {{
+    ($pre:expr, $x:expr, $wbuf:expr, $vbuf:expr) => {{
         use $crate::pow::precompute::{
             DIGEST_BITS, HASH1_W30_C, HASH2_A1, HASH2_E1, HASH2_W17_C, HASH2_W23_C, HASH2_W30_C,
             HEADER_BITS, PAD,
@@ -249,9 +243,11 @@ macro_rules! sha256d_h7 {
         macro_rules! rnd {
             ($s:ident, $kw:expr) => {{
                 let [a, b, c, d, e, f, g, h] = $s;
-                let t1 = add(add(add(h, $kw), ch(e, f, g)), bsig1(e));
-                let e_new = add(d, t1);
-                let a_new = add(t1, add(maj(a, b, c), bsig0(a)));
+                let hkc = add(add(h, $kw), ch(e, f, g));
+                let s1 = bsig1(e);
+                let t1 = add(hkc, s1);
+                let e_new = add(add(d, hkc), s1);
+                let a_new = add(add(t1, maj(a, b, c)), bsig0(a));
                 $s = [a_new, a, b, c, e_new, e, f, g];
             }};
         }
@@ -264,51 +260,19 @@ macro_rules! sha256d_h7 {
                 $s = [a, a, b, c, add(d, t1), e, f, g];
             }};
         }
-        macro_rules! hook {
-            ($h:expr, $round:expr) => {{
-                let $hook_hash: usize = $h;
-                let $hook_round: usize = $round;
-                $hook
-            }};
-        }
-        // Rounds t..t+7 of hash `h`, reading K + W from `w`.
+        // Rounds t..t+7, reading K + W from `w`.
         macro_rules! rounds8 {
-            ($h:expr, $s:ident, $w:ident, $t:expr) => {{
+            ($s:ident, $w:ident, $t:expr) => {{
                 let t = $t;
                 rnd!($s, add(splat(K[t]), $w[t]));
-                hook!($h, t);
                 rnd!($s, add(splat(K[t + 1]), $w[t + 1]));
-                hook!($h, t + 1);
                 rnd!($s, add(splat(K[t + 2]), $w[t + 2]));
-                hook!($h, t + 2);
                 rnd!($s, add(splat(K[t + 3]), $w[t + 3]));
-                hook!($h, t + 3);
                 rnd!($s, add(splat(K[t + 4]), $w[t + 4]));
-                hook!($h, t + 4);
                 rnd!($s, add(splat(K[t + 5]), $w[t + 5]));
-                hook!($h, t + 5);
                 rnd!($s, add(splat(K[t + 6]), $w[t + 6]));
-                hook!($h, t + 6);
                 rnd!($s, add(splat(K[t + 7]), $w[t + 7]));
-                hook!($h, t + 7);
             }};
-        }
-        // Seven 8-round blocks from round `base`.
-        macro_rules! blocks7 {
-            (looped, $h:expr, $s:ident, $w:ident, $base:expr) => {
-                for block in 0..7 {
-                    rounds8!($h, $s, $w, $base + 8 * block);
-                }
-            };
-            (unrolled, $h:expr, $s:ident, $w:ident, $base:expr) => {
-                rounds8!($h, $s, $w, $base);
-                rounds8!($h, $s, $w, $base + 8);
-                rounds8!($h, $s, $w, $base + 16);
-                rounds8!($h, $s, $w, $base + 24);
-                rounds8!($h, $s, $w, $base + 32);
-                rounds8!($h, $s, $w, $base + 40);
-                rounds8!($h, $s, $w, $base + 48);
-            };
         }
         // W[t] = s1(W[t-2]) + W[t-7] + s0(W[t-15]) + W[t-16]
         macro_rules! sched {
@@ -358,10 +322,11 @@ macro_rules! sha256d_h7 {
         for t in 33..64 {
             sched!(w, t);
         }
-        blocks7!($blocks, 1, s, w, 4);
+        for block in 0..7 {
+            rounds8!(s, w, 4 + 8 * block);
+        }
         for t in 60..64 {
             rnd!(s, add(splat(K[t]), w[t]));
-            hook!(1, t);
         }
 
         // ---- Hash 2: the digest (state + midstate) is W0..W7 of a one-block message.
@@ -407,11 +372,12 @@ macro_rules! sha256d_h7 {
             splat(H0[5]),
             splat(H0[6]),
         ];
-        blocks7!($blocks, 2, s, v, 1);
+        for block in 0..7 {
+            rounds8!(s, v, 1 + 8 * block);
+        }
         // Rounds 57..=60 only for e: after round 60, e is what rounds 61..63 shift into h.
         for t in 57..61 {
             rnd_e!(s, add(splat(K[t]), v[t]));
-            hook!(2, t);
         }
         add(s[4], splat(H0[7]))
     }};

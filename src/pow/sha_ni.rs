@@ -57,7 +57,7 @@ impl Backend for ShaNi {
     }
 }
 
-pub(crate) mod lanes {
+mod lanes {
     use std::arch::x86_64::*;
 
     use crate::pow::precompute::{is_candidate, Precomputed, HASH1_KW, HASH2_KW};
@@ -67,14 +67,14 @@ pub(crate) mod lanes {
     /// One nonce's state in the layout `sha256rnds2` wants: `abef` holds `[f, e, b, a]` in lanes
     /// 0..3, `cdgh` holds `[h, g, d, c]`.
     #[derive(Clone, Copy)]
-    pub(crate) struct State {
-        pub(crate) abef: __m128i,
-        pub(crate) cdgh: __m128i,
+    struct State {
+        abef: __m128i,
+        cdgh: __m128i,
     }
 
     #[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
     #[inline]
-    pub(crate) fn state(s: [u32; 8]) -> State {
+    fn state(s: [u32; 8]) -> State {
         let [a, b, c, d, e, f, g, h] = s.map(|w| w as i32);
         State {
             abef: _mm_set_epi32(a, b, e, f),
@@ -85,20 +85,20 @@ pub(crate) mod lanes {
     /// `[w0, w1, w2, w3]` in lanes 0..3.
     #[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
     #[inline]
-    pub(crate) fn words(w: [u32; 4]) -> __m128i {
+    fn words(w: [u32; 4]) -> __m128i {
         _mm_set_epi32(w[3] as i32, w[2] as i32, w[1] as i32, w[0] as i32)
     }
 
     #[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
     #[inline]
-    pub(crate) fn k4(t: usize) -> __m128i {
+    fn k4(t: usize) -> __m128i {
         words([K[t], K[t + 1], K[t + 2], K[t + 3]])
     }
 
     /// Rounds t and t+1 for every lane; `kw` lanes 0 and 1 hold `K + W` of those rounds.
     #[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
     #[inline]
-    pub(crate) fn two_rounds<const L: usize>(st: &mut [State; L], kw: &[__m128i; L]) {
+    fn two_rounds<const L: usize>(st: &mut [State; L], kw: &[__m128i; L]) {
         for l in 0..L {
             let next = _mm_sha256rnds2_epu32(st[l].cdgh, st[l].abef, kw[l]);
             st[l].cdgh = st[l].abef;
@@ -109,7 +109,7 @@ pub(crate) mod lanes {
     /// Rounds t..t+3; `kw` holds `K + W` of all four.
     #[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
     #[inline]
-    pub(crate) fn four_rounds<const L: usize>(st: &mut [State; L], kw: &[__m128i; L]) {
+    fn four_rounds<const L: usize>(st: &mut [State; L], kw: &[__m128i; L]) {
         two_rounds(st, kw);
         let mut high = *kw;
         for h in high.iter_mut() {
@@ -121,7 +121,7 @@ pub(crate) mod lanes {
     /// The next four schedule words from the last sixteen `m = [W(t-16..), .., W(t-4..)]`.
     #[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
     #[inline]
-    pub(crate) fn extend<const L: usize>(m: &mut [[__m128i; 4]; L]) {
+    fn extend<const L: usize>(m: &mut [[__m128i; 4]; L]) {
         for w in m.iter_mut() {
             let t = _mm_add_epi32(
                 _mm_sha256msg1_epu32(w[0], w[1]),
