@@ -470,9 +470,137 @@ fn h7_scalar(pre: &Precomputed, nonce: u32) -> u32 {
     sha256d_h7!(pre, nonce.swap_bytes(), &mut [0; 64], &mut [0; 64])
 }
 
+/// A lane type that counts the operations the kernel runs, as the AVX-512 backend executes them:
+/// `Σ` = 3 rotates + 1 ternary logic, `σ` = 2 rotates + 1 shift + 1 ternary logic, `Ch`/`Maj` =
+/// 1 ternary logic, `+` = 1 add. An operation whose inputs are all constants is folded (as the
+/// compiler folds `splat + splat`) and not counted.
+#[cfg(test)]
+mod counting_ops {
+    use std::cell::Cell;
+
+    /// Per-nonce operation counts of one kernel run.
+    #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+    pub(super) struct Ops {
+        pub rotates: u64,
+        pub shifts: u64,
+        pub logic: u64,
+        pub adds: u64,
+    }
+
+    thread_local! {
+        pub(super) static OPS: Cell<Ops> = Cell::new(Ops::default());
+    }
+
+    fn count(f: impl FnOnce(&mut Ops)) {
+        OPS.with(|c| {
+            let mut o = c.get();
+            f(&mut o);
+            c.set(o);
+        });
+    }
+
+    /// A word and whether it depends on the nonce.
+    #[derive(Debug, Clone, Copy)]
+    pub(super) struct C(pub u32, pub bool);
+
+    pub(super) fn splat(x: u32) -> C {
+        C(x, false)
+    }
+    pub(super) fn add(a: C, b: C) -> C {
+        if a.1 || b.1 {
+            count(|o| o.adds += 1);
+        }
+        C(a.0.wrapping_add(b.0), a.1 || b.1)
+    }
+    fn big_sigma(x: C, f: fn(u32) -> u32) -> C {
+        if x.1 {
+            count(|o| {
+                o.rotates += 3;
+                o.logic += 1;
+            });
+        }
+        C(f(x.0), x.1)
+    }
+    fn small_sigma(x: C, f: fn(u32) -> u32) -> C {
+        if x.1 {
+            count(|o| {
+                o.rotates += 2;
+                o.shifts += 1;
+                o.logic += 1;
+            });
+        }
+        C(f(x.0), x.1)
+    }
+    pub(super) fn bsig0(x: C) -> C {
+        big_sigma(x, super::bsig0)
+    }
+    pub(super) fn bsig1(x: C) -> C {
+        big_sigma(x, super::bsig1)
+    }
+    pub(super) fn ssig0(x: C) -> C {
+        small_sigma(x, super::ssig0)
+    }
+    pub(super) fn ssig1(x: C) -> C {
+        small_sigma(x, super::ssig1)
+    }
+    fn logic3(a: C, b: C, c: C, f: fn(u32, u32, u32) -> u32) -> C {
+        let var = a.1 || b.1 || c.1;
+        if var {
+            count(|o| o.logic += 1);
+        }
+        C(f(a.0, b.0, c.0), var)
+    }
+    pub(super) fn ch(e: C, f: C, g: C) -> C {
+        logic3(e, f, g, super::ch)
+    }
+    pub(super) fn maj(a: C, b: C, c: C) -> C {
+        logic3(a, b, c, super::maj)
+    }
+}
+
+/// The operations one kernel run for `nonce` costs, and the word it computed.
+#[cfg(test)]
+fn h7_counted(pre: &Precomputed, nonce: u32) -> (u32, counting_ops::Ops) {
+    use counting_ops::*;
+    OPS.with(|c| c.set(Ops::default()));
+    let zero = C(0, false);
+    let h7 = sha256d_h7!(
+        pre,
+        C(nonce.swap_bytes(), true),
+        &mut [zero; 64],
+        &mut [zero; 64]
+    );
+    (h7.0, OPS.with(|c| c.get()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The kernel's work per nonce, counted through the scalar twin (one run prints it with
+    /// `--nocapture`): the numbers the README's ceiling is worked out from. A change to the
+    /// kernel that adds work fails here and must update the README's arithmetic with it.
+    #[test]
+    fn kernel_operation_count_per_nonce() {
+        let header = Header::synthetic(3);
+        let pre = Precomputed::new(header.as_bytes());
+        let (h7, ops) = h7_counted(&pre, 12345);
+        assert_eq!(
+            h7,
+            h7_scalar(&pre, 12345),
+            "the counting twin computes the same word"
+        );
+        println!("kernel ops per nonce: {ops:?}");
+        assert_eq!(
+            ops,
+            counting_ops::Ops {
+                rotates: 1020,
+                shifts: 156,
+                logic: 628,
+                adds: 1162,
+            }
+        );
+    }
     use crate::pow::reference::sha256d;
     use crate::pow::Header;
     use crate::rng::SplitMix64;
