@@ -340,6 +340,24 @@ impl BackendKind {
     pub fn tunings(self) -> Result<Vec<Tuned>, BackendError> {
         let plain = self.instantiate()?;
         #[cfg(target_arch = "x86_64")]
+        if self == BackendKind::ShaNi {
+            let current = sha_ni::default_lanes();
+            let order = std::iter::once(current).chain(
+                sha_ni::LANE_CHOICES
+                    .iter()
+                    .copied()
+                    .filter(move |&l| l != current),
+            );
+            return Ok(order
+                .map(|l| {
+                    // SAFETY: instantiate() above succeeded, so availability() found sha,
+                    // ssse3 and sse4.1.
+                    let b = unsafe { sha_ni::ShaNi::new_unchecked() }.with_lanes(l);
+                    (Some(format!("lanes={l}")), Box::new(b) as Box<dyn Backend>)
+                })
+                .collect());
+        }
+        #[cfg(target_arch = "x86_64")]
         if self == BackendKind::Avx512 {
             let current = avx512::default_groups();
             let order = std::iter::once(current).chain(
@@ -364,6 +382,14 @@ impl BackendKind {
     /// it); false when the kind has no such tuning.
     pub fn apply_tuning(self, tuning: &str) -> bool {
         match self {
+            #[cfg(target_arch = "x86_64")]
+            BackendKind::ShaNi => match tuning.strip_prefix("lanes=").map(str::parse) {
+                Some(Ok(l)) if sha_ni::LANE_CHOICES.contains(&l) => {
+                    sha_ni::set_default_lanes(l);
+                    true
+                }
+                _ => false,
+            },
             #[cfg(target_arch = "x86_64")]
             BackendKind::Avx512 => match tuning.strip_prefix("groups=").map(str::parse) {
                 Some(Ok(g)) if avx512::GROUP_CHOICES.contains(&g) => {

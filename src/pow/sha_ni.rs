@@ -16,20 +16,40 @@
 //!
 //! [`BackendKind::instantiate`]: super::BackendKind::instantiate
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use super::precompute::Precomputed;
 use super::{Backend, BackendKind, Hit, NonceRange, Work};
 
-/// Nonces in flight at once. The SHA instructions exist only in the legacy SSE encoding, so they
-/// reach just xmm0–xmm15 (and xmm0 is their implicit message operand); a nonce keeps 6 registers
-/// live (2 of state, 4 of schedule). Two lanes fit; three or four spill state to the stack
-/// between rounds, which puts store-to-load latency on the round chain. Measured on Zen 5, per
-/// CPU-second: 1 lane 17.5 MH/s, 2 lanes 24.6, 3 lanes 21.6, 4 lanes 16.9.
-const LANES: usize = 2;
+/// Nonces in flight at once, the knob the `auto` calibration measures per CPU. Enough lanes must
+/// be in flight to cover `sha256rnds2`'s latency over its issue interval: 4/2 on Zen 3, 4 and 5
+/// (2 lanes), 6/1 on Sapphire Rapids (per LLVM's scheduling model: 3 or more). But the SHA
+/// instructions exist only in the legacy SSE encoding, so they reach just xmm0–xmm15 (and xmm0
+/// is their implicit message operand); a nonce keeps 6 registers live (2 of state, 4 of
+/// schedule), and three or four lanes spill state to the stack between rounds, which puts
+/// store-to-load latency on the round chain. Measured on Zen 5, per CPU-second: 1 lane 17.5
+/// MH/s, 2 lanes 24.6, 3 lanes 21.6, 4 lanes 16.9.
+pub const LANE_CHOICES: [usize; 3] = [2, 3, 4];
+/// The lanes a [`ShaNi`] gets when made without saying, until the calibration sets another.
+static DEFAULT_LANES: AtomicUsize = AtomicUsize::new(2);
+
+/// Sets the lanes of every [`ShaNi`] made from now on (a value outside [`LANE_CHOICES`] is
+/// ignored).
+pub fn set_default_lanes(lanes: usize) {
+    if LANE_CHOICES.contains(&lanes) {
+        DEFAULT_LANES.store(lanes, Ordering::Relaxed);
+    }
+}
+
+/// See [`set_default_lanes`].
+pub fn default_lanes() -> usize {
+    DEFAULT_LANES.load(Ordering::Relaxed)
+}
 
 /// The SHA-NI backend. Holding one is proof that the CPU has SHA, SSSE3 and SSE4.1.
 #[derive(Debug, Clone, Copy)]
 pub struct ShaNi {
-    _detected: (),
+    lanes: usize,
 }
 
 impl ShaNi {
@@ -37,7 +57,20 @@ impl ShaNi {
     /// The CPU must support `sha`, `ssse3` and `sse4.1`. Only
     /// [`super::BackendKind::instantiate`] calls this, after `availability()` checked them.
     pub(super) unsafe fn new_unchecked() -> ShaNi {
-        ShaNi { _detected: () }
+        ShaNi {
+            lanes: default_lanes(),
+        }
+    }
+
+    /// The same backend with `lanes` nonces in flight (clamped to 2..=4).
+    pub fn with_lanes(self, lanes: usize) -> ShaNi {
+        ShaNi {
+            lanes: lanes.clamp(2, 4),
+        }
+    }
+
+    pub fn lanes(&self) -> usize {
+        self.lanes
     }
 }
 
@@ -51,7 +84,14 @@ impl Backend for ShaNi {
         let mut candidates = Vec::new();
         // SAFETY: `self` exists, so `new_unchecked`'s contract held: this CPU has sha, ssse3
         // and sse4.1.
-        unsafe { lanes::scan::<LANES>(&pre, range, work.target.top_word(), &mut candidates) };
+        unsafe {
+            let top = work.target.top_word();
+            match self.lanes {
+                2 => lanes::scan::<2>(&pre, range, top, &mut candidates),
+                3 => lanes::scan::<3>(&pre, range, top, &mut candidates),
+                _ => lanes::scan::<4>(&pre, range, top, &mut candidates),
+            }
+        };
         pre.confirm(work, &candidates, hits);
         range.len()
     }
@@ -241,21 +281,29 @@ mod lanes {
 
 #[cfg(test)]
 mod tests {
-    use crate::pow::BackendKind;
+    use super::*;
 
-    #[test]
-    fn agrees_with_reference() {
+    fn each_lane_count(f: impl Fn(&dyn Backend)) {
         match BackendKind::ShaNi.instantiate() {
-            Ok(backend) => crate::testing::cross_check(backend.as_ref()),
+            Ok(_) => {
+                for l in LANE_CHOICES {
+                    // SAFETY: instantiate() just checked sha, ssse3 and sse4.1 on this CPU.
+                    let b = unsafe { ShaNi::new_unchecked() }.with_lanes(l);
+                    assert_eq!(b.lanes(), l);
+                    f(&b);
+                }
+            }
             Err(e) => eprintln!("sha-ni test skipped: {e}"),
         }
     }
 
     #[test]
-    fn finds_real_mainnet_nonces() {
-        match BackendKind::ShaNi.instantiate() {
-            Ok(backend) => crate::testing::mainnet_windows(backend.as_ref()),
-            Err(e) => eprintln!("{} mainnet test skipped: {e}", BackendKind::ShaNi),
-        }
+    fn agrees_with_reference_at_every_lane_count() {
+        each_lane_count(|b| crate::testing::cross_check(b));
+    }
+
+    #[test]
+    fn finds_real_mainnet_nonces_at_every_lane_count() {
+        each_lane_count(|b| crate::testing::mainnet_windows(b));
     }
 }
