@@ -66,6 +66,8 @@ pub enum RegistryError {
         name: String,
         problem: String,
     },
+    #[error("{env}=1 asks for a GPU, but the gpu backend is unavailable: {reason}")]
+    GpuRequired { env: &'static str, reason: String },
 }
 
 /// Every backend and scheduler a run can use, in listing order (built-ins first, fastest
@@ -96,10 +98,24 @@ impl Default for Registry {
     }
 }
 
+/// Added to "unknown backend \"gpu\"" in builds without the cargo feature `gpu`.
+pub(crate) const GPU_HINT: &str =
+    " (the gpu backend needs a build with the cargo feature `gpu`: cargo run --release --features gpu -- ...)";
+
+/// [`GPU_HINT`] where `name` is the GPU backend's and this build lacks it.
+pub(crate) fn gpu_hint(name: &str) -> &'static str {
+    if name == "gpu" && !cfg!(feature = "gpu") {
+        GPU_HINT
+    } else {
+        ""
+    }
+}
+
 impl Registry {
-    /// The six built-in backends and five built-in schedulers.
+    /// The built-in backends (with the cargo feature `gpu`, the GPU backend after the CPU ones)
+    /// and the five built-in schedulers.
     pub fn builtin() -> Registry {
-        Registry {
+        let registry = Registry {
             backends: BackendKind::ALL
                 .iter()
                 .map(|&kind| BackendEntry {
@@ -118,6 +134,39 @@ impl Registry {
                 .collect(),
             problems: Vec::new(),
             subject: None,
+        };
+        registry.with_gpu()
+    }
+
+    /// Adds the `gpu` backend (builds with the cargo feature `gpu`): unavailable, with the
+    /// reason, where no adapter opens — its cases are skipped, never run on the CPU;
+    /// `MINEBENCH_REQUIRE_GPU=1` makes that a registration problem (exit 2 before anything
+    /// runs). Builds without the feature do not know the name (see [`GPU_HINT`]).
+    fn with_gpu(self) -> Registry {
+        #[cfg(feature = "gpu")]
+        {
+            use crate::pow::gpu;
+            let mut registry = self;
+            if gpu::required() {
+                if let Err(reason) = gpu::probe() {
+                    registry.problems.push(RegistryError::GpuRequired {
+                        env: gpu::REQUIRE_ENV,
+                        reason,
+                    });
+                }
+            }
+            registry.with_backend_when(gpu::NAME, gpu::availability, || match gpu::Gpu::open() {
+                Ok(g) => Box::new(g) as Box<dyn Backend>,
+                // `create` runs only after `availability` answered Available, and the device
+                // is opened once per process: the same answer.
+                Err(reason) => {
+                    panic!("gpu backend vanished after it was found available: {reason}")
+                }
+            })
+        }
+        #[cfg(not(feature = "gpu"))]
+        {
+            self
         }
     }
 
@@ -262,7 +311,7 @@ impl Registry {
             .find(|b| b.name == name)
             .ok_or_else(|| BackendError::Unknown {
                 name: name.to_string(),
-                known: self.backend_names().join(", "),
+                known: format!("{}{}", self.backend_names().join(", "), gpu_hint(name)),
             })
     }
 

@@ -349,6 +349,13 @@ fn every_shipped_scenario_plans() {
                 .arg("--json")
                 .output()
                 .unwrap();
+            if path.ends_with("gpu.toml") && !cfg!(feature = "gpu") {
+                // A build without the `gpu` feature refuses it, saying what it needs (exit 2).
+                let err = String::from_utf8_lossy(&out.stderr);
+                assert_eq!(out.status.code(), Some(2), "{err}");
+                assert!(err.contains("--features gpu"), "{err}");
+                continue;
+            }
             assert!(
                 out.status.success(),
                 "{}: {}",

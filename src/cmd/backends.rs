@@ -21,6 +21,32 @@ struct Listing {
     backends: Vec<Row>,
     schedulers: Vec<Row>,
     cpu_features: std::collections::BTreeMap<&'static str, bool>,
+    /// The GPU adapter the `gpu` backend runs on (builds with the `gpu` feature, when one
+    /// opened).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gpu: Option<GpuFacts>,
+}
+
+#[cfg(feature = "gpu")]
+type GpuFacts = crate::pow::gpu::DeviceFacts;
+#[cfg(not(feature = "gpu"))]
+type GpuFacts = ();
+
+/// The adapter's facts where the `gpu` backend is registered and available.
+fn gpu_facts(registry: &Registry) -> Option<GpuFacts> {
+    #[cfg(feature = "gpu")]
+    {
+        registry
+            .backend_names()
+            .contains(&crate::pow::gpu::NAME)
+            .then(crate::pow::gpu::probe)
+            .and_then(Result::ok)
+    }
+    #[cfg(not(feature = "gpu"))]
+    {
+        let _ = registry;
+        None
+    }
 }
 
 fn rows(list: Vec<(String, Availability)>) -> Vec<Row> {
@@ -47,6 +73,7 @@ pub fn run(json: bool, registry: &Registry) -> Result<u8> {
         backends: rows(catalog.backends),
         schedulers: rows(catalog.schedulers),
         cpu_features: cpu_features().into_iter().collect(),
+        gpu: gpu_facts(registry),
     };
     if json {
         return super::emit_json(&listing).map(|_| 0);
@@ -68,5 +95,9 @@ pub fn run(json: bool, registry: &Registry) -> Result<u8> {
         .map(|(name, on)| format!("{name}{}", if *on { "+" } else { "-" }))
         .collect();
     text.push_str(&format!("cpu features: {}\n", features.join(" ")));
+    #[cfg(feature = "gpu")]
+    if let Some(g) = &listing.gpu {
+        text.push_str(&format!("gpu: {}\n", g.describe()));
+    }
     super::emit(&text).map(|_| 0)
 }

@@ -14,6 +14,8 @@ pub mod avx2;
 pub mod avx512;
 pub mod calibrate;
 pub mod crosscheck;
+#[cfg(feature = "gpu")]
+pub mod gpu;
 pub mod header;
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod precompute;

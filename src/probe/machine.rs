@@ -62,6 +62,43 @@ pub struct Fingerprint {
     /// absent when minebench measures its own backends).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<Subject>,
+    /// The GPU adapter the `gpu` backend opened (builds with the `gpu` feature, where an
+    /// adapter opened; absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu: Option<GpuFacts>,
+}
+
+impl GpuFacts {
+    /// One line for people: "name (API, type, driver …)", with "software adapter" where it is.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} ({}, {}, driver {} {}){}",
+            self.name,
+            self.api,
+            self.device_type,
+            self.driver,
+            self.driver_info,
+            if self.software {
+                " - a software adapter: correct, not a GPU's speed"
+            } else {
+                ""
+            }
+        )
+    }
+}
+
+/// What a GPU adapter says about itself (wgpu's adapter info), for `backends` and reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GpuFacts {
+    pub name: String,
+    /// Vulkan, Metal, Dx12, Gl.
+    pub api: String,
+    /// DiscreteGpu, IntegratedGpu, VirtualGpu, Cpu (a software adapter such as lavapipe).
+    pub device_type: String,
+    pub driver: String,
+    pub driver_info: String,
+    /// A software adapter (lavapipe, llvmpipe, WARP): correct, but not a GPU's speed.
+    pub software: bool,
 }
 
 /// What is being benchmarked when it is not minebench itself: set through
@@ -73,6 +110,18 @@ pub struct Subject {
     /// A revision the caller supplies (e.g. from its own build script or CI); `None` if not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit: Option<String>,
+}
+
+/// The GPU adapter, if this process has opened one (never opens one itself).
+fn opened_gpu() -> Option<GpuFacts> {
+    #[cfg(feature = "gpu")]
+    {
+        crate::pow::gpu::opened()
+    }
+    #[cfg(not(feature = "gpu"))]
+    {
+        None
+    }
 }
 
 impl Fingerprint {
@@ -111,6 +160,7 @@ impl Fingerprint {
             hostname: read_trimmed("/proc/sys/kernel/hostname"),
             hardware_counters: probe_hardware_counters(),
             subject: None,
+            gpu: opened_gpu(),
         }
     }
 

@@ -386,7 +386,7 @@ fn machine_section(h: &mut String, report: &Report) {
 }
 
 /// The fingerprint as (label, value) rows, for a run's page and a comparison's side-by-side.
-pub(crate) fn machine_rows(m: &Fingerprint) -> [(&'static str, String); 10] {
+pub(crate) fn machine_rows(m: &Fingerprint) -> [(&'static str, String); 11] {
     let flags = if m.cpu_flags.is_empty() {
         "none of interest".to_string()
     } else {
@@ -411,6 +411,12 @@ pub(crate) fn machine_rows(m: &Fingerprint) -> [(&'static str, String); 10] {
             m.hostname.clone().unwrap_or_else(|| "unknown".into()),
         ),
         ("hardware counters", m.hardware_counters.clone()),
+        (
+            "GPU",
+            m.gpu
+                .as_ref()
+                .map_or_else(|| "none used".into(), |g| g.describe()),
+        ),
     ]
 }
 

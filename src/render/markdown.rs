@@ -132,6 +132,9 @@ pub fn summary_md(report: &Report, drawn: &Drawn) -> String {
         e(mach.git_commit.as_deref().unwrap_or("unknown")),
         e(&fmt_ns(report.wall_ns as f64)),
     );
+    if let Some(g) = &mach.gpu {
+        let _ = writeln!(m, "\nGPU: {}.", e(&g.describe()));
+    }
     m
 }
 

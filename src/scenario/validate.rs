@@ -424,8 +424,9 @@ impl Ctx<'_> {
                         name.span(),
                         key,
                         format!(
-                            "unknown backend {n:?}; known backends: auto, {}",
-                            opts.catalog.backend_names()
+                            "unknown backend {n:?}; known backends: auto, {}{}",
+                            opts.catalog.backend_names(),
+                            crate::registry::gpu_hint(n)
                         ),
                     ))
                 }
