@@ -1,5 +1,5 @@
 //! `gpu`: sha256d on a GPU through wgpu (a WGSL compute shader on Vulkan, Metal or DX12), behind
-//! the cargo feature `gpu`.
+//! the cargo feature `gpu`. The shader is written out by [`shader::source`].
 //!
 //! The contract is every backend's: the host computes the midstate and the nonce-independent
 //! words of the second block ([`Precomputed`]); each shader invocation hashes one nonce and
@@ -10,6 +10,8 @@
 //! Owns: the adapter and device (opened once per process and shared by every instance), the
 //! shader, the dispatch and readback of one range. Must not: fall back to the CPU — no adapter
 //! means "unavailable" with the reason (and an error under [`REQUIRE_ENV`]).
+
+mod shader;
 
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -110,7 +112,7 @@ fn open() -> Result<Shared, String> {
     .map_err(|e| format!("GPU adapter {} refused a device: {e}", facts.name))?;
     let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
         label: Some("sha256d"),
-        source: wgpu::ShaderSource::Wgsl(include_str!("sha256d.wgsl").into()),
+        source: wgpu::ShaderSource::Wgsl(shader::source().into()),
     });
     let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
         label: Some("sha256d"),
@@ -169,8 +171,8 @@ fn open() -> Result<Shared, String> {
     })
 }
 
-/// The uniform block's size: 3 vec4 + 4 u32.
-const PARAMS_BYTES: usize = 64;
+/// The uniform block's size: 5 vec4 + 4 u32 (see [`shader::source`]).
+const PARAMS_BYTES: usize = 96;
 
 /// The GPU backend: a handle on the process's shared device.
 pub struct Gpu {
@@ -215,12 +217,13 @@ impl Gpu {
         let bufs = s.buffers.lock().unwrap_or_else(|e| e.into_inner());
         let mut params = [0u32; PARAMS_BYTES / 4];
         params[..8].copy_from_slice(&pre.mid);
-        params[8..11].copy_from_slice(&pre.w);
-        params[11] = top;
-        params[12] = range.nth(first);
-        params[13] = range.step();
-        params[14] = count;
-        params[15] = first as u32;
+        params[8..16].copy_from_slice(&pre.s3);
+        params[16..19].copy_from_slice(&pre.w);
+        params[19] = top;
+        params[20] = range.nth(first);
+        params[21] = range.step();
+        params[22] = count;
+        params[23] = first as u32;
         let bytes: Vec<u8> = params.iter().flat_map(|w| w.to_le_bytes()).collect();
         s.queue.write_buffer(&bufs.params, 0, &bytes);
         s.queue.write_buffer(&bufs.out, 0, &0u32.to_le_bytes());
