@@ -48,6 +48,8 @@ struct BackendEntry {
     builtin: Option<BackendKind>,
     availability: Option<AvailabilityFn>,
     create: Option<BackendFactory>,
+    /// Registered by the user (not a built-in, nor the `gpu` backend a feature adds).
+    user: bool,
 }
 
 struct SchedulerEntry {
@@ -68,6 +70,9 @@ pub enum RegistryError {
     },
     #[error("{env}=1 asks for a GPU, but the gpu backend is unavailable: {reason}")]
     GpuRequired { env: &'static str, reason: String },
+    /// A `MINEBENCH_GPU_*` setting that does not parse or is out of range.
+    #[error("{0}")]
+    GpuSetting(String),
 }
 
 /// Every backend and scheduler a run can use, in listing order (built-ins first, fastest
@@ -123,6 +128,7 @@ impl Registry {
                     builtin: Some(kind),
                     availability: None,
                     create: None,
+                    user: false,
                 })
                 .collect(),
             schedulers: SchedulerKind::ALL
@@ -147,6 +153,9 @@ impl Registry {
         {
             use crate::pow::gpu;
             let mut registry = self;
+            if let Err(message) = gpu::Settings::from_env() {
+                registry.problems.push(RegistryError::GpuSetting(message));
+            }
             if gpu::required() {
                 if let Err(reason) = gpu::probe() {
                     registry.problems.push(RegistryError::GpuRequired {
@@ -155,14 +164,21 @@ impl Registry {
                     });
                 }
             }
-            registry.with_backend_when(gpu::NAME, gpu::availability, || match gpu::Gpu::open() {
-                Ok(g) => Box::new(g) as Box<dyn Backend>,
-                // `create` runs only after `availability` answered Available, and the device
-                // is opened once per process: the same answer.
-                Err(reason) => {
-                    panic!("gpu backend vanished after it was found available: {reason}")
+            let mut registry = registry.with_backend_when(gpu::NAME, gpu::availability, || {
+                match gpu::Gpu::open() {
+                    Ok(g) => Box::new(g) as Box<dyn Backend>,
+                    // `create` runs only after `availability` answered Available, and the
+                    // device is opened once per process: the same answer.
+                    Err(reason) => {
+                        panic!("gpu backend vanished after it was found available: {reason}")
+                    }
                 }
-            })
+            });
+            // Shipped with minebench: not the user's (the default plan adds users' backends).
+            if let Some(e) = registry.backends.iter_mut().find(|b| b.name == gpu::NAME) {
+                e.user = false;
+            }
+            registry
         }
         #[cfg(not(feature = "gpu"))]
         {
@@ -213,6 +229,7 @@ impl Registry {
             builtin: None,
             availability: Some(Box::new(availability)),
             create: Some(Box::new(create)),
+            user: true,
         });
         Ok(())
     }
@@ -292,7 +309,7 @@ impl Registry {
     pub fn user_backend_names(&self) -> Vec<&str> {
         self.backends
             .iter()
-            .filter(|b| b.builtin.is_none())
+            .filter(|b| b.user)
             .map(|b| b.name.as_str())
             .collect()
     }
@@ -522,18 +539,19 @@ mod tests {
     #[test]
     fn builtins_are_listed_fastest_first_and_users_after() {
         let r = Registry::builtin().with_backend("mine", || Box::new(Named("mine")));
-        assert_eq!(
-            r.backend_names(),
-            vec![
-                "avx512",
-                "sha-ni",
-                "avx2",
-                "sha2-midstate",
-                "sha2",
-                "reference",
-                "mine"
-            ]
-        );
+        let mut expected = vec![
+            "avx512",
+            "sha-ni",
+            "avx2",
+            "sha2-midstate",
+            "sha2",
+            "reference",
+        ];
+        if cfg!(feature = "gpu") {
+            expected.push("gpu");
+        }
+        expected.push("mine");
+        assert_eq!(r.backend_names(), expected);
         assert_eq!(r.user_backend_names(), vec!["mine"]);
         assert!(r.check().is_ok());
         assert_eq!(r.backend("mine").unwrap().name(), "mine");
@@ -567,17 +585,20 @@ mod tests {
     fn unavailable_and_misnamed_backends_are_errors_naming_them() {
         let r = Registry::builtin()
             .with_backend_when(
-                "gpu",
-                || Availability::Unavailable("no GPU here".into()),
+                "fpga",
+                || Availability::Unavailable("no FPGA here".into()),
                 || panic!("never called when unavailable"),
             )
             .with_backend("liar", || Box::new(Named("other")));
-        let err = r.backend("gpu").err().unwrap().to_string();
-        assert!(err.contains("gpu") && err.contains("no GPU here"), "{err}");
+        let err = r.backend("fpga").err().unwrap().to_string();
+        assert!(
+            err.contains("fpga") && err.contains("no FPGA here"),
+            "{err}"
+        );
         let err = r.backend("liar").err().unwrap().to_string();
         assert!(err.contains("liar") && err.contains("other"), "{err}");
         let err = r.backend("nope").err().unwrap().to_string();
-        assert!(err.contains("nope") && err.contains("gpu, liar"), "{err}");
+        assert!(err.contains("nope") && err.contains("fpga, liar"), "{err}");
         let err = r.scheduler("nope").err().unwrap().to_string();
         assert!(
             err.contains("stride, chunked, atomic, rayon, channel"),

@@ -39,3 +39,18 @@ fn facts_name_the_adapter() {
         assert_eq!(f.software, f.device_type == "Cpu", "{f:?}");
     });
 }
+
+#[test]
+fn a_bad_feeding_setting_is_exit_2_naming_the_variable() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_minebench"))
+        .arg("backends")
+        .env(gpu::IN_FLIGHT_ENV, "9")
+        .output()
+        .expect("minebench runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(gpu::IN_FLIGHT_ENV) && err.contains("1..=8"),
+        "{err}"
+    );
+}

@@ -98,6 +98,19 @@ pub fn run(json: bool, registry: &Registry) -> Result<u8> {
     #[cfg(feature = "gpu")]
     if let Some(g) = &listing.gpu {
         text.push_str(&format!("gpu: {}\n", g.describe()));
+        // The registry refused a bad setting before this runs: the environment parses.
+        if let Ok(s) = crate::pow::gpu::Settings::from_env() {
+            text.push_str(&format!(
+                "gpu feeding: dispatches of {} nonces, {} in flight, {} nonce(s) per invocation \
+                 ({}, {}, {})\n",
+                s.dispatch,
+                s.in_flight,
+                s.per_invocation,
+                crate::pow::gpu::DISPATCH_ENV,
+                crate::pow::gpu::IN_FLIGHT_ENV,
+                crate::pow::gpu::PER_INVOCATION_ENV
+            ));
+        }
     }
     super::emit(&text).map(|_| 0)
 }

@@ -296,6 +296,7 @@ fn build_report(
             threads: 1,
             difficulty: d,
             skip: None,
+            batch: None,
         };
         // Whole windows from the connection's first accepted share to its close (or the stop).
         let Some(first_share) = c.shares.first().map(|s| s.at) else {
@@ -397,6 +398,7 @@ fn build_report(
             stale_hashes: (stale as f64 * per_share).round() as u64,
             profile: None,
             expected_shares: None,
+            device: None,
         };
         let mut cr = case_report(m, None)?;
         let ext = ExternalCase {
@@ -476,6 +478,8 @@ fn build_report(
             scheduler: vec![EXTERNAL_SCHEDULER.into()],
             threads: ThreadsSpec::List(vec![1]),
             difficulty: cases.iter().map(|c| c.difficulty.clone()).take(1).collect(),
+            batch: Vec::new(),
+            batch_by_backend: Default::default(),
         },
         cases,
         external: Default::default(),

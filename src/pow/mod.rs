@@ -165,6 +165,50 @@ pub trait Backend: Send + Sync {
     /// The name scenarios and reports use (`[A-Za-z0-9][A-Za-z0-9._-]*`, at most 64 bytes).
     fn name(&self) -> &str;
     fn scan(&self, work: &Work, range: NonceRange, hits: &mut Vec<Hit>) -> u64;
+
+    /// What a backend that drives a device (a GPU) measured of it since it was made: the run
+    /// asks once a case's session has finished and puts the answer in the case's `device`
+    /// block. CPU backends have nothing to add: `None`.
+    fn device_stats(&self) -> Option<DeviceStats> {
+        None
+    }
+}
+
+/// A device backend's own probes over one case (warm-up included, like `workers[]`). Times are
+/// nanoseconds.
+#[derive(Debug, Clone)]
+pub struct DeviceStats {
+    /// The adapter's name.
+    pub device: String,
+    /// Dispatches submitted and read back (pieces of an overflowed dispatch not counted), and
+    /// the nonces they held.
+    pub dispatches: u64,
+    pub nonces: u64,
+    /// The feeding settings: nonces per dispatch at most (a backend call shorter than that is
+    /// one shorter dispatch), dispatches in flight per backend call, nonces per shader
+    /// invocation, candidate slots per dispatch.
+    pub dispatch_limit: u64,
+    pub in_flight: u32,
+    pub nonces_per_invocation: u32,
+    pub candidate_slots: u32,
+    /// Dispatches with more candidates than slots, hashed again in pieces.
+    pub overflows: u64,
+    /// Execution time of each dispatch on the device, from the GPU's own timestamps (None
+    /// where the adapter has none: see `no_timestamps`).
+    pub execution: Option<hdrhistogram::Histogram<u64>>,
+    /// Host: submit → the dispatch's candidates in host memory (queueing behind earlier
+    /// dispatches included).
+    pub round_trip: hdrhistogram::Histogram<u64>,
+    /// Host: mapping and copying a finished dispatch's results (and any second copy).
+    pub readback: hdrhistogram::Histogram<u64>,
+    /// Σ execution time, and the span from the first dispatch's start to the last one's end,
+    /// on the device's clock: their ratio is how busy the device was.
+    pub execution_ns: Option<u64>,
+    pub span_ns: Option<u64>,
+    /// Why there are no execution times.
+    pub no_timestamps: Option<String>,
+    /// The SM clock when the case ended, where `nvidia-smi` answers.
+    pub sm_clock_mhz: Option<u32>,
 }
 
 /// The backends minebench knows, in the order `backends` lists them: fastest expected first.

@@ -72,12 +72,16 @@ impl GpuFacts {
     /// One line for people: "name (API, type, driver …)", with "software adapter" where it is.
     pub fn describe(&self) -> String {
         format!(
-            "{} ({}, {}, driver {} {}){}",
+            "{} ({}, {}, driver {} {}{}){}",
             self.name,
             self.api,
             self.device_type,
             self.driver,
             self.driver_info,
+            match (self.sm_clock_mhz, self.sm_clock_max_mhz) {
+                (Some(now), Some(max)) => format!(", SM clock {now}/{max} MHz"),
+                _ => String::new(),
+            },
             if self.software {
                 " - a software adapter: correct, not a GPU's speed"
             } else {
@@ -99,6 +103,12 @@ pub struct GpuFacts {
     pub driver_info: String,
     /// A software adapter (lavapipe, llvmpipe, WARP): correct, but not a GPU's speed.
     pub software: bool,
+    /// The SM clock when the adapter was opened, and its maximum, in MHz: NVIDIA adapters,
+    /// where `nvidia-smi` answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sm_clock_mhz: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sm_clock_max_mhz: Option<u32>,
 }
 
 /// What is being benchmarked when it is not minebench itself: set through

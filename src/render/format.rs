@@ -131,6 +131,64 @@ pub fn pool_rows(report: &crate::report::Report) -> Vec<[String; 8]> {
         .collect()
 }
 
+pub const DEVICE_HEADERS: [&str; 10] = [
+    "case",
+    "MH/s",
+    "nonces / dispatch",
+    "in flight",
+    "device time / dispatch p50",
+    "round trip p50 / p99",
+    "readback p50",
+    "device busy %",
+    "job switch p50 / p99",
+    "host thread CPU %",
+];
+
+/// One row per case of a device backend (`gpu`): how the host fed the device and what the
+/// device did with it.
+pub fn device_rows(report: &crate::report::Report) -> Vec<[String; 10]> {
+    let p50 = |l: &Option<crate::probe::latency::LatencySummary>| {
+        l.as_ref()
+            .map_or("-".to_string(), |l| fmt_ns(l.p50_ns as f64))
+    };
+    report
+        .cases
+        .iter()
+        .filter_map(|c| {
+            let d = c.device.as_ref()?;
+            let switch = c.latency.job_switch.as_ref().map_or("-".to_string(), |l| {
+                format!("{} / {}", fmt_ns(l.p50_ns as f64), fmt_ns(l.p99_ns as f64))
+            });
+            // The sampled windows' CPU time of the feeding threads ÷ their wall time.
+            let cpu: Option<u64> = c.samples.iter().map(|s| s.cpu_ns).sum();
+            let wall: u64 =
+                c.samples.iter().map(|s| s.elapsed_ns).sum::<u64>() * c.threads.max(1) as u64;
+            let host = match cpu {
+                Some(cpu) if wall > 0 => format!("{:.1}", 100.0 * cpu as f64 / wall as f64),
+                _ => "-".to_string(),
+            };
+            Some([
+                c.id.clone(),
+                format!("{:.2}", c.hash_rate.median / 1e6),
+                format!("{}", d.nonces / d.dispatches.max(1)),
+                d.in_flight.to_string(),
+                match &d.execution {
+                    Some(l) => fmt_ns(l.p50_ns as f64),
+                    None => d.no_timestamps.clone().unwrap_or_else(|| "-".to_string()),
+                },
+                d.round_trip.as_ref().map_or("-".to_string(), |l| {
+                    format!("{} / {}", fmt_ns(l.p50_ns as f64), fmt_ns(l.p99_ns as f64))
+                }),
+                p50(&d.readback),
+                d.busy_fraction
+                    .map_or("-".to_string(), |b| format!("{:.1}", 100.0 * b)),
+                switch,
+                host,
+            ])
+        })
+        .collect()
+}
+
 pub fn fmt_ns(ns: f64) -> String {
     let (v, unit) = if ns >= 1e9 {
         (ns / 1e9, "s")
@@ -339,6 +397,31 @@ pub(crate) mod tests {
         assert_eq!(fmt_ns(4_781_809_874.0), "4.78 s");
         assert_eq!(fmt_ns(363_263.0), "363 µs");
         assert_eq!(fmt_ns(12.0), "12 ns");
+    }
+
+    #[test]
+    fn device_cases_get_a_row_in_every_summary() {
+        let mut r = crate::report::compare::parse_report(include_str!(
+            "../../tests/data/compare-base.json"
+        ))
+        .expect("fixture");
+        assert!(device_rows(&r).is_empty(), "CPU cases have no device row");
+        r.cases[0].device = Some(crate::report::merge::tests::device_block(4));
+        let rows = device_rows(&r);
+        assert_eq!(rows.len(), 1);
+        let row = &rows[0];
+        assert_eq!(row[0], r.cases[0].id);
+        assert_eq!(row[2], (1u64 << 20).to_string(), "mean nonces per dispatch");
+        assert_eq!(row[3], "3");
+        assert_eq!(row[7], "80.0", "busy %");
+        let drawn = crate::render::Drawn::default();
+        let md = crate::render::markdown::summary_md(&r, &drawn);
+        assert!(
+            md.contains("**Device**") && md.contains(&format!("| {} |", row[4])),
+            "{md}"
+        );
+        let html = crate::render::html::index_html(&r, &drawn);
+        assert!(html.contains("<h2 id=\"device\">Device</h2>"));
     }
 
     /// A comparison with matched cases of the given changes (%), for tests of its outputs.

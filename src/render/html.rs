@@ -102,6 +102,7 @@ pub fn index_html(report: &Report, drawn: &Drawn) -> String {
 
     summary_section(&mut h, report, drawn);
     pool_section(&mut h, report);
+    device_section(&mut h, report);
     plots_section(&mut h, &CHARTS, drawn);
     flamegraph_section(&mut h, report, drawn);
     hot_lines_section(&mut h, report);
@@ -141,6 +142,32 @@ fn pool_section(h: &mut String, report: &Report) {
          job switches timed from each notify's arrival at the socket.</p>\n<table>\n<tr>",
     );
     for head in crate::render::format::POOL_HEADERS {
+        let _ = write!(h, "<th>{}</th>", escape(head));
+    }
+    h.push_str("</tr>\n");
+    for row in rows {
+        h.push_str("<tr>");
+        for cell in row {
+            let _ = write!(h, "<td>{}</td>", escape(&cell));
+        }
+        h.push_str("</tr>\n");
+    }
+    h.push_str("</table>\n");
+}
+
+/// Cases of a device backend (`gpu`): how the host fed the device.
+fn device_section(h: &mut String, report: &Report) {
+    let rows = crate::render::format::device_rows(report);
+    if rows.is_empty() {
+        return;
+    }
+    h.push_str(
+        "<h2 id=\"device\">Device</h2>\n<p>Per case of a device backend: the device's own \
+         execution time per dispatch (its timestamps), the host's round trip from submit to \
+         results, busy = device time &divide; the span of its dispatches, and the CPU the \
+         feeding host thread used.</p>\n<table>\n<tr>",
+    );
+    for head in crate::render::format::DEVICE_HEADERS {
         let _ = write!(h, "<th>{}</th>", escape(head));
     }
     h.push_str("</tr>\n");

@@ -96,6 +96,24 @@ pub fn summary_md(report: &Report, drawn: &Drawn) -> String {
             m.push('\n');
         }
     }
+    let device = crate::render::format::device_rows(report);
+    if !device.is_empty() {
+        m.push_str(
+            "\n**Device** (the device's own time per dispatch, the host's submit-to-results \
+             round trip, busy = device time ÷ span of its dispatches):\n\n|",
+        );
+        for head in crate::render::format::DEVICE_HEADERS {
+            let _ = write!(m, " {} |", e(head));
+        }
+        m.push_str("\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+        for row in device {
+            m.push('|');
+            for cell in row {
+                let _ = write!(m, " {} |", e(&cell));
+            }
+            m.push('\n');
+        }
+    }
     if !report.skipped.is_empty() {
         m.push_str("\n**Skipped:**\n\n");
         for s in &report.skipped {

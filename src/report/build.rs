@@ -31,6 +31,8 @@ pub struct CaseMeasurement {
     /// Shares expected over the sampled windows when the target changed during the case (a
     /// pool's difficulty); None: from the case's difficulty.
     pub expected_shares: Option<f64>,
+    /// A device backend's own probes ([`crate::pow::Backend::device_stats`]).
+    pub device: Option<crate::pow::DeviceStats>,
 }
 
 /// Why a case could not be summarised.
@@ -117,6 +119,31 @@ pub fn case_report(
         queue_wait: summary("queue wait", queue_wait)?,
     };
 
+    let device = match m.device {
+        Some(d) => Some(DeviceReport {
+            busy_fraction: match (d.execution_ns, d.span_ns) {
+                (Some(e), Some(s)) if s > 0 => Some(e as f64 / s as f64),
+                _ => None,
+            },
+            execution: summary("device execution", d.execution)?,
+            round_trip: summary("device round trip", Some(d.round_trip))?,
+            readback: summary("device readback", Some(d.readback))?,
+            device: d.device,
+            dispatches: d.dispatches,
+            nonces: d.nonces,
+            dispatch_limit: d.dispatch_limit,
+            in_flight: d.in_flight,
+            nonces_per_invocation: d.nonces_per_invocation,
+            candidate_slots: d.candidate_slots,
+            overflows: d.overflows,
+            execution_ns: d.execution_ns,
+            span_ns: d.span_ns,
+            no_timestamps: d.no_timestamps,
+            sm_clock_mhz: d.sm_clock_mhz,
+        }),
+        None => None,
+    };
+
     let total_hashes: u64 = m.workers.iter().map(|w| w.hashes).sum();
     let job_switch = (!m.job_switches.is_empty()).then(|| JobSwitchReport {
         switches: m.job_switches.len() as u64,
@@ -144,6 +171,7 @@ pub fn case_report(
         scheduler: m.case.scheduler.clone(),
         threads: m.case.threads,
         difficulty: m.case.difficulty,
+        batch: m.case.batch,
         samples: m.samples,
         total_hashes,
         total_batches: m.workers.iter().map(|w| w.batches).sum(),
@@ -159,6 +187,7 @@ pub fn case_report(
         rate_method: None,
         external: None,
         pool_client: None,
+        device,
     })
 }
 
@@ -214,5 +243,5 @@ pub fn fill_scaling(cases: &mut [CaseReport]) {
 }
 
 fn scaling_key(c: &CaseReport) -> String {
-    format!("{}/{}/{}", &c.backend, &c.scheduler, c.difficulty.label())
+    c.variant()
 }

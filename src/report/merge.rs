@@ -8,7 +8,8 @@ use crate::probe::latency::{self, LatencySummary};
 use crate::report::build::{fill_scaling, POISSON_ALPHA};
 use crate::report::stats;
 use crate::report::{
-    Balance, CaseReport, JobSwitchReport, Latency, Metric, Report, Sample, Shares, WorkerReport,
+    Balance, CaseReport, DeviceReport, JobSwitchReport, Latency, Metric, Report, Sample, Shares,
+    WorkerReport,
 };
 
 /// Why reports could not be merged; `index` is the position in the input list (0-based).
@@ -230,6 +231,7 @@ fn merge_case(parts: &[&CaseReport], first_report: &Report) -> Result<CaseReport
         scheduler: head.scheduler.clone(),
         threads: head.threads,
         difficulty: head.difficulty.clone(),
+        batch: head.batch,
         samples,
         total_hashes,
         total_batches: workers.iter().map(|w| w.batches).sum(),
@@ -245,7 +247,45 @@ fn merge_case(parts: &[&CaseReport], first_report: &Report) -> Result<CaseReport
         rate_method: head.rate_method,
         external: None,
         pool_client: None,
+        device: merge_device(&id, parts)?,
     })
+}
+
+/// The rounds' device blocks as one: counts and times summed, histograms merged, the settings
+/// and clock of the first round.
+fn merge_device(id: &str, parts: &[&CaseReport]) -> Result<Option<DeviceReport>, MergeError> {
+    let blocks: Vec<&DeviceReport> = parts.iter().filter_map(|c| c.device.as_ref()).collect();
+    let Some(head) = blocks.first() else {
+        return Ok(None);
+    };
+    let lat = |what: &'static str, pick: fn(&DeviceReport) -> &Option<LatencySummary>| {
+        merge_latency(id, what, blocks.iter().filter_map(|d| pick(d).as_ref()))
+    };
+    let sum = |pick: fn(&DeviceReport) -> Option<u64>| -> Option<u64> {
+        blocks.iter().map(|d| pick(d)).sum()
+    };
+    let (execution_ns, span_ns) = (sum(|d| d.execution_ns), sum(|d| d.span_ns));
+    Ok(Some(DeviceReport {
+        device: head.device.clone(),
+        dispatches: blocks.iter().map(|d| d.dispatches).sum(),
+        nonces: blocks.iter().map(|d| d.nonces).sum(),
+        dispatch_limit: head.dispatch_limit,
+        in_flight: head.in_flight,
+        nonces_per_invocation: head.nonces_per_invocation,
+        candidate_slots: head.candidate_slots,
+        overflows: blocks.iter().map(|d| d.overflows).sum(),
+        execution: lat("device execution", |d| &d.execution)?,
+        round_trip: lat("device round trip", |d| &d.round_trip)?,
+        readback: lat("device readback", |d| &d.readback)?,
+        execution_ns,
+        span_ns,
+        busy_fraction: match (execution_ns, span_ns) {
+            (Some(e), Some(s)) if s > 0 => Some(e as f64 / s as f64),
+            _ => None,
+        },
+        no_timestamps: head.no_timestamps.clone(),
+        sm_clock_mhz: head.sm_clock_mhz,
+    }))
 }
 
 /// Decodes and adds the histograms of one latency kind; None when no round has it.
@@ -308,7 +348,7 @@ fn add(a: Option<u64>, b: Option<u64>) -> Option<u64> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::report::compare::parse_report;
 
@@ -348,6 +388,53 @@ mod tests {
             );
             assert_eq!(b.profile, None);
         }
+    }
+
+    /// A device block as the gpu backend writes one, with `n` dispatches of 2^20 nonces.
+    pub(crate) fn device_block(n: u64) -> DeviceReport {
+        let mut h = latency::new_histogram();
+        for k in 0..n {
+            h.record(2_000_000 + k).unwrap();
+        }
+        let l = latency::summarize(&h).unwrap();
+        DeviceReport {
+            device: "NVIDIA H200".into(),
+            dispatches: n,
+            nonces: n << 20,
+            dispatch_limit: 1 << 24,
+            in_flight: 3,
+            nonces_per_invocation: 1,
+            candidate_slots: 1 << 20,
+            overflows: 0,
+            execution: Some(l.clone()),
+            round_trip: Some(l.clone()),
+            readback: Some(l),
+            execution_ns: Some(n * 2_000_000),
+            span_ns: Some(n * 2_500_000),
+            busy_fraction: Some(0.8),
+            no_timestamps: None,
+            sm_clock_mhz: Some(1980),
+        }
+    }
+
+    #[test]
+    fn device_blocks_merge_counts_times_and_histograms() {
+        let mut a = fixture();
+        a.cases[0].device = Some(device_block(10));
+        let mut b = fixture();
+        b.cases[0].device = Some(device_block(30));
+        b.cases[0].device.as_mut().unwrap().span_ns = Some(30 * 2_000_000);
+        b.started_at = "later start".into();
+        let m = merge_reports(&[a, b]).unwrap();
+        let d = m.cases[0].device.as_ref().expect("merged");
+        assert_eq!((d.dispatches, d.nonces), (40, 40 << 20));
+        assert_eq!(d.execution.as_ref().unwrap().count, 40);
+        assert_eq!(d.round_trip.as_ref().unwrap().count, 40);
+        // Σ execution ÷ Σ span: 80 ms ÷ (25 + 60) ms.
+        let busy = d.busy_fraction.unwrap();
+        assert!((busy - 80.0 / 85.0).abs() < 1e-9, "{busy}");
+        assert_eq!(m.cases[1].device, None);
+        m.validate().expect("a merged report is valid");
     }
 
     #[test]

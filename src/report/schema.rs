@@ -147,6 +147,10 @@ pub struct CaseReport {
     pub scheduler: String,
     pub threads: usize,
     pub difficulty: Difficulty,
+    /// Nonces per backend call, where the scenario's `matrix.batch` sweeps it (else the
+    /// scenario's `measure.batch`, absent here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<u64>,
     pub samples: Vec<Sample>,
     /// Hashes done by all workers over the whole case (warm-up and probes included): the sum of
     /// `workers[].hashes`.
@@ -178,6 +182,63 @@ pub struct CaseReport {
     /// runs from each notify's arrival at the socket.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pool_client: Option<PoolClientCase>,
+    /// A device backend's own probes (the `gpu` backend): dispatches, the device's execution
+    /// time per dispatch, the host's round trip and readback, how busy the device was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<DeviceReport>,
+}
+
+/// See [`CaseReport::device`] and [`crate::pow::DeviceStats`]. Over the whole case (warm-up
+/// included), like `workers[]`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DeviceReport {
+    /// The adapter's name.
+    pub device: String,
+    pub dispatches: u64,
+    /// Nonces hashed in them (`nonces ÷ dispatches`: the mean dispatch).
+    pub nonces: u64,
+    /// Feeding settings: nonces per dispatch at most, dispatches in flight per backend call,
+    /// nonces per shader invocation, candidate slots per dispatch.
+    pub dispatch_limit: u64,
+    pub in_flight: u32,
+    pub nonces_per_invocation: u32,
+    pub candidate_slots: u32,
+    /// Dispatches with more candidates than slots, hashed again in pieces.
+    pub overflows: u64,
+    /// Execution time of each dispatch on the device (its own timestamps).
+    pub execution: Option<LatencySummary>,
+    /// Host: submit → candidates in host memory.
+    pub round_trip: Option<LatencySummary>,
+    /// Host: mapping and copying a finished dispatch's results.
+    pub readback: Option<LatencySummary>,
+    /// Σ execution time and the span from the first dispatch's start to the last one's end
+    /// (device clock); `busy_fraction` is their ratio (above 1 where dispatches overlapped).
+    pub execution_ns: Option<u64>,
+    pub span_ns: Option<u64>,
+    pub busy_fraction: Option<f64>,
+    /// Why `execution` is absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_timestamps: Option<String>,
+    /// The SM clock as the case ended (`nvidia-smi`), MHz.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sm_clock_mhz: Option<u32>,
+}
+
+impl CaseReport {
+    /// backend/scheduler/difficulty[/bN]: what the cases that differ only by thread count
+    /// share (thread scaling compares within it).
+    pub fn variant(&self) -> String {
+        let mut v = format!(
+            "{}/{}/{}",
+            self.backend,
+            self.scheduler,
+            self.difficulty.label()
+        );
+        if let Some(b) = self.batch {
+            v.push_str(&format!("/b{b}"));
+        }
+        v
+    }
 }
 
 /// See [`CaseReport::pool_client`]. Counts cover the whole case (warm-up included).

@@ -264,6 +264,14 @@ fn validate_case(case: &crate::report::CaseReport) -> Result<(), (String, Proble
             Range::Fraction,
         ));
     }
+    if let Some(d) = &case.device {
+        if let Some(b) = d.busy_fraction {
+            ranged.push(("device.busy_fraction", b, Range::NonNegative));
+        }
+        if d.dispatches > 0 && d.nonces == 0 {
+            return Err(("device.nonces".into(), Problem::Zero));
+        }
+    }
     for (field, value, expected) in ranged {
         check(value, expected).map_err(|p| (field.to_string(), p))?;
     }

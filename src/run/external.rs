@@ -782,6 +782,7 @@ fn run_inner(
         stale_hashes: (stale_shares as f64 * per_share).round() as u64,
         profile,
         expected_shares: None,
+        device: None,
     };
     let work: f64 = shares.iter().map(|s| s.expected_hashes).sum();
     Ok(ExternalOutcome::Measured(

@@ -869,7 +869,7 @@ fn run_case(case: &Case, ctx: &CaseContext<'_>) -> Result<CaseResult, RunError> 
     };
     let cfg = SchedConfig {
         threads: case.threads,
-        batch: plan.measure.batch,
+        batch: case.batch_or(&plan.measure),
         pin_threads: plan.measure.pin_threads,
         // Hits are verified by this thread between samples (`verify_new`), off the clock.
         defer_verification: true,
@@ -882,6 +882,8 @@ fn run_case(case: &Case, ctx: &CaseContext<'_>) -> Result<CaseResult, RunError> 
         case: id.clone(),
         source,
     };
+    // The backend's own view of its device, asked for once the session has finished.
+    let device_probe = Arc::clone(&backend);
     let case_started = Instant::now();
     let session = match &pool_start {
         Some((_, roller)) => sched::start_rolled(&scheduler, backend, work, roller.clone(), &cfg),
@@ -1120,6 +1122,7 @@ fn run_case(case: &Case, ctx: &CaseContext<'_>) -> Result<CaseResult, RunError> 
         stale_hashes: outcome.stale_hashes,
         profile: artefacts,
         expected_shares: ctx.feed.map(|_| expected_shares),
+        device: device_probe.device_stats(),
     };
     Ok(Some((m, overhead, pool_client)))
 }

@@ -63,7 +63,7 @@ impl Plan {
         let mut cases: Vec<Case> = Vec::new();
         for mut c in std::mem::take(&mut self.cases) {
             c.difficulty = Difficulty::Pool;
-            c.id = Case::make_id(&c.backend, &c.scheduler, c.threads, &c.difficulty);
+            c.id = Case::make_id(&c.backend, &c.scheduler, c.threads, &c.difficulty, c.batch);
             if !cases.iter().any(|k| k.id == c.id) {
                 cases.push(c);
             }
@@ -264,6 +264,14 @@ pub struct MatrixSpec {
     pub threads: ThreadsSpec,
     /// `matrix.difficulty`, or `[work.difficulty]` when the matrix gives none.
     pub difficulty: Vec<Difficulty>,
+    /// `matrix.batch`: nonces per backend call, one case per value (a batch-size sweep);
+    /// empty when the scenario sets one `measure.batch` for every case.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub batch: Vec<u64>,
+    /// `matrix.batch = { NAME = [...] }`: batch sizes swept for the backends named (as
+    /// `backend` writes them, `auto` included); the others take `measure.batch`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub batch_by_backend: BTreeMap<String, Vec<u64>>,
 }
 
 /// `matrix.threads`: an explicit list, or `"all"` resolved to the logical cores at plan time.
@@ -287,7 +295,8 @@ impl ThreadsSpec {
 /// One combination of the matrix: what `run/` measures and `report/` keys results by.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Case {
-    /// `{backend}/{scheduler}/t{threads}/{difficulty.label()}`, unique within a Plan.
+    /// `{backend}/{scheduler}/t{threads}/{difficulty.label()}`, with `/b{batch}` when the
+    /// matrix sweeps the batch size; unique within a Plan.
     pub id: String,
     /// A registered backend's name, always concrete (`auto` is resolved).
     pub backend: String,
@@ -297,6 +306,9 @@ pub struct Case {
     pub difficulty: Difficulty,
     /// Why this case cannot run here (backend unavailable on this CPU); `None` = runnable.
     pub skip: Option<String>,
+    /// The case's own batch size (`matrix.batch`); `None`: `measure.batch`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<u64>,
 }
 
 impl Case {
@@ -306,12 +318,23 @@ impl Case {
         scheduler: &str,
         threads: usize,
         difficulty: &Difficulty,
+        batch: Option<u64>,
     ) -> String {
-        format!("{backend}/{scheduler}/t{threads}/{}", difficulty.label())
+        let mut id = format!("{backend}/{scheduler}/t{threads}/{}", difficulty.label());
+        if let Some(b) = batch {
+            id.push_str(&format!("/b{b}"));
+        }
+        id
+    }
+
+    /// Nonces per backend call in this case.
+    pub fn batch_or(&self, measure: &MeasureSpec) -> u64 {
+        self.batch.unwrap_or(measure.batch)
     }
 }
 
-/// Expands a validated matrix into Cases: difficulty, backend, scheduler, threads (inner).
+/// Expands a validated matrix into Cases: difficulty, backend, scheduler, threads, batch
+/// (inner). An external miner feeds itself: it gets no batch axis.
 ///
 /// Pure: what can run here comes in through `catalog` (a snapshot of the registry), nothing is
 /// asked of the machine.
@@ -321,16 +344,35 @@ impl Case {
 /// that cannot run here is still planned, with `skip` saying why, so the report shows it was
 /// asked for. Names must be in `catalog` (the scenario loader checked them).
 pub fn expand(matrix: &MatrixSpec, catalog: &Catalog) -> Vec<Case> {
-    let backends = dedup(matrix.backend.iter().map(|name| {
+    let resolve = |name: &String| {
         if name == "auto" {
             catalog.auto.clone()
         } else {
             name.clone()
         }
-    }));
+    };
+    let backends = dedup(matrix.backend.iter().map(resolve));
+    // Per-backend sweeps by resolved name; the first entry for a name wins (as the case does).
+    let mut swept: Vec<(String, Vec<Option<u64>>)> = Vec::new();
+    for name in &matrix.backend {
+        if let Some(list) = matrix.batch_by_backend.get(name) {
+            let resolved = resolve(name);
+            if !swept.iter().any(|(n, _)| *n == resolved) {
+                let list = dedup(list.iter().copied()).into_iter().map(Some).collect();
+                swept.push((resolved, list));
+            }
+        }
+    }
     let schedulers = dedup(matrix.scheduler.iter().cloned());
     let threads = dedup(matrix.threads.counts());
     let difficulties = dedup(matrix.difficulty.iter().cloned());
+    let batches: Vec<Option<u64>> = match matrix.batch.is_empty() {
+        true => vec![None],
+        false => dedup(matrix.batch.iter().copied())
+            .into_iter()
+            .map(Some)
+            .collect(),
+    };
 
     let mut cases = Vec::new();
     for difficulty in &difficulties {
@@ -349,15 +391,26 @@ pub fn expand(matrix: &MatrixSpec, catalog: &Catalog) -> Vec<Case> {
                         .clone()
                         .or_else(|| catalog.scheduler_skip(scheduler)),
                 };
+                let own_batch = [None];
+                let batches: &[Option<u64>] = match external_name(backend) {
+                    Some(_) => &own_batch,
+                    None => swept
+                        .iter()
+                        .find(|(n, _)| n == backend)
+                        .map_or(&batches, |(_, list)| list),
+                };
                 for &threads in &threads {
-                    cases.push(Case {
-                        id: Case::make_id(backend, scheduler, threads, difficulty),
-                        backend: backend.clone(),
-                        scheduler: scheduler.clone(),
-                        threads,
-                        difficulty: difficulty.clone(),
-                        skip: skip.clone(),
-                    });
+                    for &batch in batches {
+                        cases.push(Case {
+                            id: Case::make_id(backend, scheduler, threads, difficulty, batch),
+                            backend: backend.clone(),
+                            scheduler: scheduler.clone(),
+                            threads,
+                            difficulty: difficulty.clone(),
+                            skip: skip.clone(),
+                            batch,
+                        });
+                    }
                 }
             }
         }
@@ -454,6 +507,8 @@ mod tests {
             scheduler: vec!["stride".into(), "atomic".into()],
             threads,
             difficulty,
+            batch: Vec::new(),
+            batch_by_backend: BTreeMap::new(),
         }
     }
 

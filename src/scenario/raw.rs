@@ -66,6 +66,41 @@ pub(super) struct RawMatrix {
     pub(super) scheduler: Option<SpannedList<String>>,
     pub(super) threads: Option<Spanned<RawThreads>>,
     pub(super) difficulty: Option<SpannedList<RawDifficulty>>,
+    pub(super) batch: Option<Spanned<RawBatch>>,
+}
+
+/// `batch = [4096, 65536]` (every backend) or `batch = { gpu = [2^20, 2^24] }` (per backend, as
+/// named in `matrix.backend`). A hand-written visitor, as for [`RawThreads`].
+pub(super) enum RawBatch {
+    List(Vec<Spanned<i64>>),
+    Table(Vec<(Spanned<String>, SpannedList<i64>)>),
+}
+
+impl<'de> Deserialize<'de> for RawBatch {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawBatch;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a list of batch sizes, or a table of them by backend")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawBatch, A::Error> {
+                let mut list = Vec::new();
+                while let Some(n) = seq.next_element()? {
+                    list.push(n);
+                }
+                Ok(RawBatch::List(list))
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<RawBatch, A::Error> {
+                let mut table = Vec::new();
+                while let Some(k) = map.next_key()? {
+                    table.push((k, map.next_value()?));
+                }
+                Ok(RawBatch::Table(table))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// `threads = [1, 2]` or `threads = "all"`. A hand-written visitor rather than an untagged enum:

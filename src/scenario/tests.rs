@@ -257,14 +257,14 @@ fn unknown_keys() {
 #[test]
 fn unknown_backend_and_scheduler() {
     let err = fails(
-        &with_line(10, "backend = [\"sha2\", \"gpu\"]"),
+        &with_line(10, "backend = [\"sha2\", \"fpga\"]"),
         10,
         "matrix.backend",
         &[],
     );
     assert!(
         err.to_string().starts_with(&format!(
-            "{FILE}:10: matrix.backend: unknown backend \"gpu\"; known backends: auto, "
+            "{FILE}:10: matrix.backend: unknown backend \"fpga\"; known backends: auto, "
         )),
         "{err}"
     );
@@ -273,10 +273,10 @@ fn unknown_backend_and_scheduler() {
     }
     // In a list over several lines the error points at the bad element's line.
     fails(
-        &with_line(10, "backend = [\n  \"sha2\",\n  \"gpu\",\n]"),
+        &with_line(10, "backend = [\n  \"sha2\",\n  \"fpga\",\n]"),
         12,
         "matrix.backend",
-        &["\"gpu\""],
+        &["\"fpga\""],
     );
     fails(
         &with_line(11, "scheduler = [\"fifo\"]"),
@@ -808,4 +808,94 @@ fn external_miner_errors_name_the_line_and_key() {
         "measure.sample",
         &["external miner", "durations"],
     );
+}
+
+#[test]
+fn matrix_batch_sweeps_the_batch_size_one_case_each() {
+    let text = BASE
+        .replace(
+            "threads = [1, 2]",
+            "threads = [1, 2]\nbatch = [65536, 4096, 65536]",
+        )
+        .replace("batch = 4096\n", "");
+    let plan = load(&text).expect("loads");
+    assert_eq!(plan.matrix.batch, vec![65536, 4096, 65536]);
+    // 2 backends × 2 schedulers × 2 thread counts × 2 distinct batches, batch innermost.
+    assert_eq!(plan.cases.len(), 16);
+    assert_eq!(plan.cases[0].id, "sha2-midstate/stride/t1/zb20/b65536");
+    assert_eq!(plan.cases[1].id, "sha2-midstate/stride/t1/zb20/b4096");
+    assert_eq!(plan.cases[1].batch, Some(4096));
+    assert_eq!(plan.cases[1].batch_or(&plan.measure), 4096);
+    // Without the axis, ids and batches are as before.
+    let plain = load(BASE).expect("loads");
+    assert_eq!(plain.cases[0].id, "sha2-midstate/stride/t1/zb20");
+    assert_eq!(plain.cases[0].batch, None);
+    assert_eq!(plain.cases[0].batch_or(&plain.measure), 4096);
+
+    // Both places: the measure key is named, on its line.
+    let both = BASE.replace("threads = [1, 2]", "threads = [1, 2]\nbatch = [4096]");
+    let e = load(&both).unwrap_err().to_string();
+    assert!(
+        e.starts_with(&format!("{FILE}:19: measure.batch:")) && e.contains("matrix.batch"),
+        "{e}"
+    );
+    let empty = text.replace("batch = [65536, 4096, 65536]", "batch = []");
+    let e = load(&empty).unwrap_err().to_string();
+    assert!(e.starts_with(&format!("{FILE}:13: matrix.batch:")), "{e}");
+    let zero = text.replace("batch = [65536, 4096, 65536]", "batch = [4096, 0]");
+    let e = load(&zero).unwrap_err().to_string();
+    assert!(
+        e.starts_with(&format!("{FILE}:13: matrix.batch:")) && e.contains("got 0"),
+        "{e}"
+    );
+}
+
+#[test]
+fn matrix_batch_table_sweeps_only_the_backends_it_names() {
+    let text = BASE.replace(
+        "threads = [1, 2]",
+        "threads = [1]\nbatch = { reference = [1024, 1048576] }",
+    );
+    let plan = load(&text).expect("loads");
+    let ids: Vec<&str> = plan.cases.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "sha2-midstate/stride/t1/zb20",
+            "sha2-midstate/atomic/t1/zb20",
+            "reference/stride/t1/zb20/b1024",
+            "reference/stride/t1/zb20/b1048576",
+            "reference/atomic/t1/zb20/b1024",
+            "reference/atomic/t1/zb20/b1048576",
+        ]
+    );
+    // measure.batch stays the others'.
+    assert_eq!(plan.cases[0].batch_or(&plan.measure), 4096);
+    assert_eq!(plan.cases[3].batch_or(&plan.measure), 1048576);
+
+    let stranger = BASE.replace(
+        "threads = [1, 2]",
+        "threads = [1]\nbatch = { reference = [1024], sha2 = [1] }",
+    );
+    let e = load(&stranger).unwrap_err().to_string();
+    assert!(
+        e.starts_with(&format!("{FILE}:13: matrix.batch.sha2:"))
+            && e.contains("not in matrix.backend"),
+        "{e}"
+    );
+    let big = BASE.replace(
+        "threads = [1, 2]",
+        "threads = [1]\nbatch = { reference = [4294967297] }",
+    );
+    let e = load(&big).unwrap_err().to_string();
+    assert!(
+        e.starts_with(&format!("{FILE}:13: matrix.batch.reference:")),
+        "{e}"
+    );
+    let empty = BASE.replace(
+        "threads = [1, 2]",
+        "threads = [1]\nbatch = { reference = [] }",
+    );
+    let e = load(&empty).unwrap_err().to_string();
+    assert!(e.contains("at least one batch size"), "{e}");
 }

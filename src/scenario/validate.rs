@@ -13,6 +13,9 @@ use super::*;
 use crate::pow::{Header, Target, TargetError};
 use crate::scenario::plan::{external_name, PoolSpec, DEFAULT_POOL_USER};
 
+/// Batch sizes by backend name (`matrix.batch = { NAME = [...] }`).
+type BatchTable = BTreeMap<String, Vec<u64>>;
+
 pub(super) const DEFAULT_SEED: u64 = 1;
 pub(super) const DEFAULT_WARMUP_NS: u64 = 500_000_000;
 pub(super) const DEFAULT_SAMPLES: u32 = 5;
@@ -171,11 +174,20 @@ impl Ctx<'_> {
             pool,
             difficulty: work_difficulty.unwrap_or_else(|| difficulty[0].clone()),
         };
+        let (batch, batch_by_backend) = self.batches(
+            matrix.batch.as_ref(),
+            backend_list.as_ref(),
+            raw.measure
+                .as_ref()
+                .and_then(|m| m.get_ref().batch.as_ref()),
+        )?;
         let matrix = MatrixSpec {
             backend,
             scheduler,
             threads,
             difficulty,
+            batch,
+            batch_by_backend,
         };
 
         let measure_span = raw.measure.as_ref().map(|m| {
@@ -589,6 +601,78 @@ impl Ctx<'_> {
                 }
             })
             .collect()
+    }
+
+    /// `matrix.batch`: a list for every backend (then `measure.batch` may not be given), or a
+    /// table of lists keyed by backend names as `matrix.backend` writes them.
+    pub(super) fn batches(
+        &self,
+        raw: Option<&Spanned<RawBatch>>,
+        backends: Option<&SpannedList<String>>,
+        measure_batch: Option<&Spanned<i64>>,
+    ) -> Checked<(Vec<u64>, BatchTable)> {
+        let key = "matrix.batch";
+        let Some(raw) = raw else {
+            return Ok((Vec::new(), BTreeMap::new()));
+        };
+        let sizes = |list: &[Spanned<i64>], span: Range<usize>, key: &str| -> Checked<Vec<u64>> {
+            if list.is_empty() {
+                return Err(self.invalid(
+                    span,
+                    key,
+                    "must list at least one batch size (or leave it out to use measure.batch)",
+                ));
+            }
+            list.iter()
+                .map(|b| self.int_in(b, key, 1, NONCE_SPACE).map(|b| b as u64))
+                .collect()
+        };
+        match raw.get_ref() {
+            RawBatch::List(list) => {
+                if let Some(b) = measure_batch {
+                    return Err(self.invalid(
+                        b.span(),
+                        "measure.batch",
+                        "cannot be given with a matrix.batch list: every case takes its batch \
+                         from the matrix (a table, matrix.batch = { NAME = [...] }, sweeps only \
+                         the backends it names and leaves measure.batch to the others)",
+                    ));
+                }
+                Ok((sizes(list, raw.span(), key)?, BTreeMap::new()))
+            }
+            RawBatch::Table(table) => {
+                let mut by = BTreeMap::new();
+                for (name, list) in table {
+                    let k = format!("{key}.{}", name.get_ref());
+                    let listed = backends
+                        .map(|l| l.get_ref().iter().any(|b| b.get_ref() == name.get_ref()))
+                        .unwrap_or(false);
+                    if !listed {
+                        return Err(self.invalid(
+                            name.span(),
+                            &k,
+                            format!(
+                                "{:?} is not in matrix.backend: name a backend as the matrix \
+                                 writes it",
+                                name.get_ref()
+                            ),
+                        ));
+                    }
+                    if plan::external_name(name.get_ref()).is_some() {
+                        return Err(self.invalid(
+                            name.span(),
+                            &k,
+                            "an external miner feeds itself: minebench's batch size is not its",
+                        ));
+                    }
+                    by.insert(
+                        name.get_ref().clone(),
+                        sizes(list.get_ref(), list.span(), &k)?,
+                    );
+                }
+                Ok((Vec::new(), by))
+            }
+        }
     }
 
     pub(super) fn threads(

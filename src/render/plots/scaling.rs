@@ -24,7 +24,7 @@ struct ScalingGroup<'a> {
 fn scaling_groups(report: &Report) -> Vec<ScalingGroup<'_>> {
     let mut groups: Vec<ScalingGroup<'_>> = Vec::new();
     for c in &report.cases {
-        let label = format!("{}/{}/{}", c.backend, c.scheduler, c.difficulty.label());
+        let label = c.variant();
         match groups.iter_mut().find(|g| g.label == label) {
             Some(g) => g.cases.push(c),
             None => groups.push(ScalingGroup {
