@@ -55,17 +55,22 @@ Ready. One call of the device tool (run), from the repository root:
   command:   bash scripts/gpu-device.sh device
   carry:     ["$dir"]
   timeout_s: 420
-then give the machine back. Outputs come back under \$OUT: facts.txt, backends.{txt,json},
-tests.txt, gpu/ (the scenario's report, plots, summary.md) and sweep/ (one report per setting).
+then give the machine back. Back under \$OUT: log.txt (facts, backends, tests, every run),
+backends.json, gpu-report.json and gpu-summary.md (scenarios/gpu.toml), table.txt (every case
+of every run, one line each) and runs.tar.gz (all reports and plots, sweep included).
 EOF
 }
 
 device() {
+    # What comes back from the device tool is at most 8 files, 2 folders down: the runs are
+    # written to $work and packed into one archive; the log and the main report lie beside it.
     out=${OUT:?the device tool sets OUT}
+    work=$(mktemp -d)
     mkdir -p "$out"
     exec > >(tee "$out/log.txt") 2>&1
+    trap 'tar -C "$work" -czf "$out/runs.tar.gz" . || true' EXIT
     echo "== $(date -u +%FT%TZ) on $(hostname)"
-    # The Vulkan loader and glvnd.
+    # The Vulkan loader and glvnd (the device README's recipe).
     if ! ldconfig -p | grep -q 'libvulkan.so.1'; then
         if [ "$(id -u)" = 0 ]; then
             for d in "$dir"/debs/*.deb; do dpkg -x "$d" /; done
@@ -83,68 +88,68 @@ device() {
             break
         fi
     done
+    egl=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
+    [ -f "$egl" ] && export __EGL_VENDOR_LIBRARY_FILENAMES=$egl
     echo "VK_DRIVER_FILES=${VK_DRIVER_FILES:-unset}"
     export MINEBENCH_REQUIRE_GPU=1 XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp}
     mb=$PWD/$dir/minebench
-    {
-        nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,clocks.mem,power.limit,temperature.gpu,pstate \
-            --format=csv || true
-        grep -m1 'model name' /proc/cpuinfo || true
-        nproc
-    } > "$out/facts.txt" 2>&1
-    cat "$out/facts.txt"
-    "$mb" backends | tee "$out/backends.txt"
+    nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,clocks.mem,power.limit,temperature.gpu,pstate \
+        --format=csv || true
+    grep -m1 'model name' /proc/cpuinfo || true
+    echo "cores: $(nproc)"
+    "$mb" backends
     "$mb" backends --json > "$out/backends.json"
 
     echo "== tests: cross-check, mainnet windows, every feeding shape"
-    {
-        "$dir/gpu-tests" --nocapture --test-threads 1
-        "$dir/lib-tests" pow::gpu --nocapture --test-threads 1
-    } 2>&1 | tee "$out/tests.txt"
+    "$dir/gpu-tests" --nocapture --test-threads 1 || echo "GPU TESTS FAILED"
+    "$dir/lib-tests" pow::gpu --nocapture --test-threads 1 || echo "GPU LIB TESTS FAILED"
 
     echo "== scenarios/gpu.toml (gpu batch sweep beside auto)"
     scenario=scenarios/gpu.toml
     if [ -n "${quick:-}" ]; then
         # A dry run on a software adapter: batches a CPU finishes.
-        scenario=$(mktemp -d)/gpu.toml
+        scenario=$work/gpu-quick.toml
         sed -e 's/^batch = { gpu = .*/batch = { gpu = [65536, 262144] }/' \
             -e 's/^batch = [0-9]*$/batch = 65536/' -e 's/^warmup = .*/warmup = "200ms"/' \
             -e 's/^samples = .*/samples = 3/' -e 's/^sample = .*/sample = { duration = "500ms" }/' \
             scenarios/gpu.toml > "$scenario"
     fi
-    "$mb" run "$scenario" --no-profile --out "$out/gpu"
+    "$mb" run "$scenario" --no-profile --out "$work/gpu" | grep -v '^ *[a-z/]*/.*\.\(svg\|png\|html\|md\|json\)$' || true
+    for f in "$work"/gpu/gpu-*/report.json; do cp "$f" "$out/gpu-report.json"; done
+    for f in "$work"/gpu/gpu-*/summary.md; do cp "$f" "$out/gpu-summary.md"; done
     nvidia-smi --query-gpu=clocks.sm,temperature.gpu,power.draw --format=csv || true
 
     echo "== feeding sweep: dispatch size, dispatches in flight, nonces per invocation"
-    sweep=$(mktemp -d)
     sed -e 's/^backend = .*/backend = ["gpu"]/' -e '/^batch = { gpu/d' \
         -e 's/^batch = .*/batch = 268435456/' -e '/^job_interval/d' \
         -e 's/^warmup = .*/warmup = "500ms"/' -e 's/^sample = .*/sample = { duration = "1s" }/' \
-        -e 's/^name = .*/name = "gpu-feed"/' scenarios/gpu.toml > "$sweep/feed.toml"
+        -e 's/^name = .*/name = "gpu-feed"/' scenarios/gpu.toml > "$work/feed.toml"
+    settings="2^24:3:1 2^22:3:1 2^26:3:1 2^24:1:1 2^24:3:4 2^24:3:16"
     if [ -n "${quick:-}" ]; then
         sed -i -e 's/^batch = .*/batch = 1048576/' -e 's/^samples = .*/samples = 2/' \
-            -e 's/^sample = .*/sample = { duration = "300ms" }/' "$sweep/feed.toml"
+            -e 's/^sample = .*/sample = { duration = "300ms" }/' "$work/feed.toml"
+        settings="2^18:3:1 2^18:1:4"
     fi
-    settings="2^24:3:1 2^22:3:1 2^26:3:1 2^24:1:1 2^24:3:4 2^24:3:16"
-    [ -n "${quick:-}" ] && settings="2^18:3:1 2^18:1:4"
     for setting in $settings; do
         IFS=: read -r d f p <<< "$setting"
-        set -- "$d" "$f" "$p"
-        echo "-- dispatch $1, in flight $2, per invocation $3"
-        MINEBENCH_GPU_DISPATCH=$1 MINEBENCH_GPU_IN_FLIGHT=$2 MINEBENCH_GPU_PER_INVOCATION=$3 \
-            "$mb" run "$sweep/feed.toml" --no-profile --out "$out/sweep/dispatch${1/^/e}-inflight$2-per$3" \
+        echo "-- dispatch $d, in flight $f, per invocation $p"
+        MINEBENCH_GPU_DISPATCH=$d MINEBENCH_GPU_IN_FLIGHT=$f MINEBENCH_GPU_PER_INVOCATION=$p \
+            "$mb" run "$work/feed.toml" --no-profile --out "$work/sweep/dispatch${d/^/e}-inflight$f-per$p" \
             | grep -E 'MH/s|error' || true
     done
-    python3 - "$out" <<'PY' || true
+    python3 - "$work" <<'PY' | tee "$out/table.txt" || true
 import glob, json, sys
+print(f'{"run":>28} {"case":<30} {"GH/s":>7} {"dispatch p50 ms":>15} {"busy %":>6} {"switch p50 ms":>13} {"stale %":>7}')
 for path in sorted(glob.glob(sys.argv[1] + "/**/report.json", recursive=True)):
     r = json.load(open(path))
     for c in r["cases"]:
         d = c.get("device") or {}
         ex = (d.get("execution") or {}).get("p50_ns")
-        print(f'{path.split("/")[-3]:>22} {c["id"]:<32} {c["hash_rate"]["median"]/1e9:8.3f} GH/s'
-              f'  dispatch p50 {ex and ex/1e6} ms  busy {d.get("busy_fraction")}'
-              f'  switch p50 {(c["latency"]["job_switch"] or {}).get("p50_ns")}')
+        sw = (c["latency"].get("job_switch") or {}).get("p50_ns")
+        st = (c.get("job_switch") or {}).get("stale_fraction")
+        print(f'{path.split("/")[-3]:>28} {c["id"]:<30} {c["hash_rate"]["median"]/1e9:7.3f}'
+              f' {ex/1e6 if ex else float("nan"):15.3f} {100*(d.get("busy_fraction") or float("nan")):6.1f}'
+              f' {sw/1e6 if sw else float("nan"):13.3f} {100*st if st is not None else float("nan"):7.2f}')
 PY
 }
 
