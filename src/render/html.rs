@@ -139,20 +139,9 @@ fn pool_section(h: &mut String, report: &Report) {
     }
     h.push_str(
         "<h2 id=\"pool\">From the pool</h2>\n<p>Shares submitted to the pool and its answers; \
-         job switches timed from each notify's arrival at the socket.</p>\n<table>\n<tr>",
+         job switches timed from each notify's arrival at the socket.</p>\n",
     );
-    for head in crate::render::format::POOL_HEADERS {
-        let _ = write!(h, "<th>{}</th>", escape(head));
-    }
-    h.push_str("</tr>\n");
-    for row in rows {
-        h.push_str("<tr>");
-        for cell in row {
-            let _ = write!(h, "<td>{}</td>", escape(&cell));
-        }
-        h.push_str("</tr>\n");
-    }
-    h.push_str("</table>\n");
+    table(h, &crate::render::format::POOL_HEADERS, &rows);
 }
 
 /// Cases of a device backend (`gpu`): how the host fed the device.
@@ -165,16 +154,22 @@ fn device_section(h: &mut String, report: &Report) {
         "<h2 id=\"device\">Device</h2>\n<p>Per case of a device backend: the device's own \
          execution time per dispatch (its timestamps), the host's round trip from submit to \
          results, busy = device time &divide; the span of its dispatches, and the CPU the \
-         feeding host thread used.</p>\n<table>\n<tr>",
+         feeding host thread used.</p>\n",
     );
-    for head in crate::render::format::DEVICE_HEADERS {
+    table(h, &crate::render::format::DEVICE_HEADERS, &rows);
+}
+
+/// A plain table: a header row and the rows, every cell escaped.
+fn table<const N: usize>(h: &mut String, heads: &[&str; N], rows: &[[String; N]]) {
+    h.push_str("<table>\n<tr>");
+    for head in heads {
         let _ = write!(h, "<th>{}</th>", escape(head));
     }
     h.push_str("</tr>\n");
     for row in rows {
         h.push_str("<tr>");
         for cell in row {
-            let _ = write!(h, "<td>{}</td>", escape(&cell));
+            let _ = write!(h, "<td>{}</td>", escape(cell));
         }
         h.push_str("</tr>\n");
     }

@@ -83,36 +83,26 @@ pub fn summary_md(report: &Report, drawn: &Drawn) -> String {
     }
     let pool = crate::render::format::pool_rows(report);
     if !pool.is_empty() {
-        m.push_str("\n**From the pool** (job switch timed from the notify's arrival):\n\n|");
-        for head in crate::render::format::POOL_HEADERS {
-            let _ = write!(m, " {} |", e(head));
-        }
-        m.push_str("\n|---|---|---:|---|---:|---:|---:|---:|\n");
-        for row in pool {
-            m.push('|');
-            for cell in row {
-                let _ = write!(m, " {} |", e(&cell));
-            }
-            m.push('\n');
-        }
+        m.push_str("\n**From the pool** (job switch timed from the notify's arrival):\n\n");
+        table(
+            &mut m,
+            &crate::render::format::POOL_HEADERS,
+            "---|---|---:|---|---:|---:|---:|---:",
+            &pool,
+        );
     }
     let device = crate::render::format::device_rows(report);
     if !device.is_empty() {
         m.push_str(
             "\n**Device** (the device's own time per dispatch, the host's submit-to-results \
-             round trip, busy = device time ÷ span of its dispatches):\n\n|",
+             round trip, busy = device time ÷ span of its dispatches):\n\n",
         );
-        for head in crate::render::format::DEVICE_HEADERS {
-            let _ = write!(m, " {} |", e(head));
-        }
-        m.push_str("\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
-        for row in device {
-            m.push('|');
-            for cell in row {
-                let _ = write!(m, " {} |", e(&cell));
-            }
-            m.push('\n');
-        }
+        table(
+            &mut m,
+            &crate::render::format::DEVICE_HEADERS,
+            "---|---:|---:|---:|---:|---:|---:|---:|---:|---:",
+            &device,
+        );
     }
     if !report.skipped.is_empty() {
         m.push_str("\n**Skipped:**\n\n");
@@ -154,6 +144,23 @@ pub fn summary_md(report: &Report, drawn: &Drawn) -> String {
         let _ = writeln!(m, "\nGPU: {}.", e(&g.describe()));
     }
     m
+}
+
+/// A Markdown table: the header row, the alignment row (`align`, without the outer bars) and
+/// the rows, every cell escaped.
+fn table<const N: usize>(m: &mut String, heads: &[&str; N], align: &str, rows: &[[String; N]]) {
+    m.push('|');
+    for head in heads {
+        let _ = write!(m, " {} |", escape(head));
+    }
+    let _ = writeln!(m, "\n|{align}|");
+    for row in rows {
+        m.push('|');
+        for cell in row {
+            let _ = write!(m, " {} |", escape(cell));
+        }
+        m.push('\n');
+    }
 }
 
 #[cfg(test)]
